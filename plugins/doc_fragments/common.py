@@ -1,0 +1,127 @@
+# -*- coding: utf-8 -*-
+# Copyright: skupperlabs.network contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+
+    # Where resources live: every module of the collection.
+    CONNECTION = r'''
+options:
+  platform:
+    description:
+      - Where the Skupper site runs.
+      - V(kubernetes) manages custom resources through the Kubernetes API.
+      - V(podman), V(docker) and V(linux) manage a Skupper system site on the target host, as files
+        under O(data_home).
+      - If not set, the E(SKUPPER_PLATFORM) environment variable is used, as the Skupper CLI does.
+    type: str
+    default: kubernetes
+    choices: [kubernetes, podman, docker, linux]
+  namespace:
+    description:
+      - On Kubernetes, the namespace of the resources; defaults to the namespace of the kubeconfig context,
+        else V(default).
+      - On system sites, the Skupper system namespace; defaults to V(default).
+      - An RFC 1123 label.
+    type: str
+  kubeconfig:
+    description:
+      - Path to a kubeconfig file, for O(platform=kubernetes).
+      - If not set, E(K8S_AUTH_KUBECONFIG) is used, then E(KUBECONFIG) and C(~/.kube/config), then the
+        in-cluster service account.
+    type: path
+  context:
+    description:
+      - The kubeconfig context to use; defaults to the current context.
+      - If not set, E(K8S_AUTH_CONTEXT) is used.
+    type: str
+  data_home:
+    description:
+      - Skupper's data home on the target host, for system platforms.
+      - Defaults to what Skupper uses, C(/var/lib/skupper) for root, else C($XDG_DATA_HOME/skupper) or
+        C(~/.local/share/skupper).
+      - Resources go to C(<data_home>/namespaces/<namespace>/input/resources/<Kind>-<name>.yaml).
+    type: path
+requirements:
+  - kubernetes >= 24.2 (Python client, on the host that runs the module, for O(platform=kubernetes) only)
+  - PyYAML >= 5.4 (for system platforms)
+'''
+
+    # What every resource module (listener, multikeylistener, ...) takes.
+    RESOURCE = r'''
+options:
+  name:
+    description:
+      - Name of the resource, an RFC 1123 label.
+      - Required unless the list form of the module is used.
+    type: str
+  state:
+    description:
+      - V(present) creates the resource or brings it to the options given; the module owns the whole
+        C(spec), so an optional field left out of the task is removed from the resource.
+      - V(absent) deletes it. Deleting what does not exist is not a change.
+    type: str
+    default: present
+    choices: [present, absent]
+  labels:
+    description:
+      - Labels to set on the resource. Keys given are set; other labels are left alone.
+      - The label C(app.kubernetes.io/managed-by=skupperlabs.network) is always set, unless given here with
+        another value; O(exclusive) only ever prunes resources that carry it.
+    type: dict
+  annotations:
+    description:
+      - Annotations to set on the resource. Keys given are set; other annotations are left alone.
+    type: dict
+  wait:
+    description:
+      - Wait until the resource reaches O(wait_for) after the change (or at once when unchanged).
+      - Not done in check mode.
+    type: bool
+    default: false
+  wait_for:
+    description:
+      - V(configured) waits for the C(Configured) condition to be true.
+      - V(ready) waits for C(status) to be C(Ready); a listener is Ready only when a connector with its
+        routing key exists somewhere in the network.
+      - On system sites, status comes from C(runtime/resources/), written by the running site.
+    type: str
+    default: ready
+    choices: [configured, ready]
+  wait_timeout:
+    description:
+      - How many seconds to wait; on timeout the task fails with the last status and message seen.
+    type: int
+    default: 60
+  exclusive:
+    description:
+      - With the list form only. Delete every resource of this kind in the namespace that carries the label
+        C(app.kubernetes.io/managed-by=skupperlabs.network) and is not in the list.
+      - Resources without that label are never touched.
+    type: bool
+    default: false
+'''
+
+    ATTRIBUTES = r'''
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - On Kubernetes, a change is sent to the API server as a dry run, so its validation is part of the
+        prediction; nothing is stored.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details:
+      - Shows the resource (metadata and spec) before and after, including creation and deletion.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: [kubernetes, linux]
+'''

@@ -1,0 +1,417 @@
+# -*- coding: utf-8 -*-
+# Copyright: skupperlabs.network contributors
+# Apache License 2.0 (see LICENSE)
+"""The reconcile engine every resource module runs.
+
+Order of work, the same for every kind and both back ends:
+1. validate every item (pure, no I/O, no client import);
+2. build the back end and read what exists (one GET, or one LIST in bulk);
+3. plan: compare desired with existing, check rules that need the
+   existing state (immutable fields, host/port clashes on system sites);
+4. write only what differs (server dry run, or nothing, in check mode);
+5. wait, if asked.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+from ansible_collections.skupperlabs.network.plugins.module_utils import validation, waiting
+from ansible_collections.skupperlabs.network.plugins.module_utils.errors import ConflictError, SkupperError
+from ansible_collections.skupperlabs.network.plugins.module_utils.kinds import (
+    KINDS, MANAGED_BY_LABEL, MANAGED_BY_VALUE)
+
+PLATFORMS = ["kubernetes", "podman", "docker", "linux"]
+CONFLICT_RETRIES = 5
+
+
+# -- argument specs ---------------------------------------------------------
+
+def connection_argument_spec():
+    """Where the resources live: shared by resource and info modules."""
+    return {
+        "namespace": {"type": "str"},
+        "platform": {"type": "str", "default": "kubernetes", "choices": PLATFORMS,
+                     "fallback": (env_fallback, ["SKUPPER_PLATFORM"])},
+        "kubeconfig": {"type": "path", "fallback": (env_fallback, ["K8S_AUTH_KUBECONFIG"])},
+        "context": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_CONTEXT"])},
+        "data_home": {"type": "path"},
+    }
+
+
+def resource_module_kwargs(kind):
+    """AnsibleModule keyword arguments for the resource module of ``kind``."""
+    item_options = {
+        "name": {"type": "str", "required": True},
+        "state": {"type": "str", "choices": ["present", "absent"]},
+        "labels": {"type": "dict"},
+        "annotations": {"type": "dict"},
+    }
+    for field in kind.fields:
+        item_options[field.option] = field.argument_spec()
+    spec = connection_argument_spec()
+    spec.update({
+        "name": {"type": "str"},
+        "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+        "labels": {"type": "dict"},
+        "annotations": {"type": "dict"},
+        "wait": {"type": "bool", "default": False},
+        "wait_for": {"type": "str", "default": "ready", "choices": sorted(waiting.PREDICATES)},
+        "wait_timeout": {"type": "int", "default": 60},
+        kind.bulk_option: {"type": "list", "elements": "dict", "options": item_options},
+        "exclusive": {"type": "bool", "default": False},
+    })
+    for field in kind.fields:
+        spec[field.option] = field.argument_spec()
+    spec.update(copy.deepcopy(kind.extra_options))
+    return {
+        "argument_spec": spec,
+        "supports_check_mode": True,
+        "mutually_exclusive": [("name", kind.bulk_option)] + [(kind.bulk_option, f.option) for f in kind.fields],
+        "required_one_of": [("name", kind.bulk_option)],
+    }
+
+
+def backend_class(platform):
+    """The back end class; importing it never imports a client library."""
+    if platform == "kubernetes":
+        from ansible_collections.skupperlabs.network.plugins.module_utils.kubernetes_api import KubernetesBackend
+        return KubernetesBackend
+    from ansible_collections.skupperlabs.network.plugins.module_utils.system_site import SystemSiteBackend
+    return SystemSiteBackend
+
+
+def build_backend(params):
+    cls = backend_class(params["platform"])
+    if params["platform"] == "kubernetes":
+        return cls(kubeconfig=params.get("kubeconfig"), context=params.get("context"))
+    return cls(data_home=params.get("data_home"))
+
+
+# -- desired state ------------------------------------------------------------
+
+class Item:
+    """One resource the task asks for, validated and in API form."""
+
+    def __init__(self, where, name, state, labels, annotations, spec):
+        self.where = where
+        self.name = name
+        self.state = state
+        self.labels = labels
+        self.annotations = annotations
+        self.spec = spec
+
+
+def _metadata_map(value, option, errors, where):
+    if value is None:
+        return {}
+    error, converted = validation.string_map(value)
+    if error:
+        errors.append("%s%s: %s" % (where, option, error))
+        return {}
+    return converted
+
+
+def validate_items(kind, params, rules):
+    """Turn the task's options into Items, or raise one error naming every bad option."""
+    errors = []
+    if params.get("namespace") is not None:
+        error = validation.namespace(params["namespace"])
+        if error:
+            errors.append("namespace: %s" % error)
+    bulk = params.get(kind.bulk_option)
+    if params.get("exclusive") and bulk is None:
+        errors.append("exclusive: it applies to the %s list only" % kind.bulk_option)
+    if bulk is None:
+        raw_items = [("", dict(params))]
+    else:
+        raw_items = [("%s[%d]." % (kind.bulk_option, index), dict(item)) for index, item in enumerate(bulk)]
+    common_labels = _metadata_map(params.get("labels"), "labels", errors, "")
+    common_annotations = _metadata_map(params.get("annotations"), "annotations", errors, "")
+    items, seen = [], {}
+    for where, raw in raw_items:
+        state = raw.get("state") or params["state"]
+        name = raw.get("name")
+        error = validation.resource_name(name)
+        if error:
+            errors.append("%sname: %s" % (where, error))
+        elif name in seen:
+            errors.append("%sname: '%s' is listed twice (first at %s)" % (where, name, seen[name] or "top"))
+        seen.setdefault(name, where.rstrip("."))
+        labels = dict(common_labels)
+        labels.update(_metadata_map(raw.get("labels") if bulk is not None else None, "labels", errors, where))
+        labels.setdefault(MANAGED_BY_LABEL, MANAGED_BY_VALUE)
+        annotations = dict(common_annotations)
+        annotations.update(_metadata_map(raw.get("annotations") if bulk is not None else None,
+                                         "annotations", errors, where))
+        spec = {}
+        if state == "present":
+            for field in kind.fields:
+                value = raw.get(field.option)
+                if value is None:
+                    if field.required:
+                        errors.append("%s%s: required with state present" % (where, field.option))
+                    continue
+                error, api_value = field.to_api(value, rules)
+                if error:
+                    errors.append("%s%s: %s" % (where, field.option, error))
+                else:
+                    spec[field.key] = api_value
+        items.append(Item(where, name, state, labels, annotations, spec))
+    if errors:
+        raise SkupperError("invalid input, nothing was written: " + "; ".join(errors), errors=errors)
+    return items
+
+
+# -- comparison -------------------------------------------------------------
+
+def normalized_spec(kind, spec):
+    """The spec with fields at the value Skupper assumes when absent left out."""
+    result = {}
+    for key, value in (spec or {}).items():
+        field = kind.field_by_key(key)
+        if value is None or (field is not None and field.absent_equals is not None and value == field.absent_equals):
+            continue
+        result[key] = value
+    return result
+
+
+def _contains(existing, wanted):
+    return all(existing.get(key) == value for key, value in wanted.items())
+
+
+def differs(kind, existing, item):
+    metadata = existing.get("metadata") or {}
+    return (normalized_spec(kind, existing.get("spec")) != normalized_spec(kind, item.spec)
+            or not _contains(metadata.get("labels") or {}, item.labels)
+            or not _contains(metadata.get("annotations") or {}, item.annotations))
+
+
+def desired_object(kind, namespace, item, existing):
+    """The object to write: existing metadata kept, given labels/annotations set, spec replaced."""
+    if existing:
+        obj = copy.deepcopy(existing)
+        obj.pop("status", None)
+        obj["metadata"].pop("managedFields", None)
+    else:
+        obj = {"apiVersion": kind.api_version, "kind": kind.kind,
+               "metadata": {"name": item.name, "namespace": namespace}}
+    metadata = obj["metadata"]
+    for key, wanted in (("labels", item.labels), ("annotations", item.annotations)):
+        merged = dict(metadata.get(key) or {})
+        merged.update(wanted)
+        if merged:
+            metadata[key] = merged
+    obj["spec"] = copy.deepcopy(item.spec)
+    return obj
+
+
+def view(obj):
+    """What diff mode shows: identity, labels, annotations and spec; no server bookkeeping."""
+    if not obj:
+        return {}
+    metadata = obj.get("metadata") or {}
+    shown = {"name": metadata.get("name"), "namespace": metadata.get("namespace")}
+    for key in ("labels", "annotations"):
+        if metadata.get(key):
+            shown[key] = metadata[key]
+    return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": shown,
+            "spec": obj.get("spec") or {}}
+
+
+# -- the engine -------------------------------------------------------------
+
+class Reconciler:
+    """Plans and applies one task's items against one back end."""
+
+    def __init__(self, kind, params, check_mode=False, diff_mode=False, backend=None):
+        self.kind = kind
+        self.params = params
+        self.check_mode = check_mode
+        self.diff_mode = diff_mode
+        self.items = validate_items(kind, params, backend or backend_class(params["platform"]))
+        self.backend = backend or build_backend(params)
+        self.namespace = params.get("namespace") or self.backend.default_namespace
+        self.bulk = params.get(kind.bulk_option) is not None
+
+    def run(self):
+        with self.backend.locked(self.namespace):
+            existing = self._read_existing()
+            plans = [self._plan(item, existing.get(item.name)) for item in self.items]
+            prunes = self._plan_prunes(existing) if self.params.get("exclusive") else []
+            self._check_rules(plans + prunes)
+            if any(plan["action"] != "none" for plan in plans + prunes):
+                self.backend.check_writable(self.namespace)
+            for plan in plans + prunes:
+                self._apply(plan)
+        if self.params.get("wait") and not self.check_mode:
+            for plan in plans:
+                if plan["item"].state == "present":
+                    self._wait(plan)
+        return self._results(plans, prunes)
+
+    # reading and planning
+    def _read_existing(self):
+        if self.bulk:
+            return self.backend.list(self.kind, self.namespace)
+        name = self.items[0].name
+        found = self.backend.get(self.kind, self.namespace, name)
+        return {name: found} if found else {}
+
+    def _plan(self, item, existing):
+        plan = {"item": item, "before": existing, "after": None, "action": "none", "error": None}
+        if item.state == "absent":
+            if existing:
+                plan["action"] = "delete"
+            return plan
+        if not existing:
+            plan["action"] = "create"
+        elif differs(self.kind, existing, item):
+            plan["action"] = "update"
+            change = self.kind.immutable_change and self.kind.immutable_change(existing.get("spec"), item.spec)
+            if change:
+                if self.params.get("recreate"):
+                    plan["action"] = "recreate"
+                    existing = None
+                else:
+                    plan["error"] = "%s%s" % (item.where, change)
+        plan["after"] = desired_object(self.kind, self.namespace, item, existing)
+        return plan
+
+    def _plan_prunes(self, existing):
+        wanted = set(item.name for item in self.items)
+        prunes = []
+        for name in sorted(existing):
+            labels = (existing[name].get("metadata") or {}).get("labels") or {}
+            if name not in wanted and labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE:
+                item = Item("", name, "absent", {}, {}, {})
+                prunes.append({"item": item, "before": existing[name], "after": None, "action": "delete",
+                               "error": None})
+        return prunes
+
+    def _check_rules(self, plans):
+        errors = [plan["error"] for plan in plans if plan["error"]]
+        if self.kind.binds_host_port and self.backend.shared_host_ports:
+            errors.extend(self._host_port_clashes(plans))
+        if errors:
+            raise SkupperError("invalid input, nothing was written: " + "; ".join(errors), errors=errors)
+
+    def _host_port_clashes(self, plans):
+        """System sites: no two listeners or multi-key listeners of a namespace on one host and port."""
+        final = {}
+        for other in KINDS.values():
+            if other.binds_host_port:
+                for name, obj in self.backend.list(other, self.namespace).items():
+                    final[(other.kind, name)] = obj.get("spec") or {}
+        for plan in plans:
+            key = (self.kind.kind, plan["item"].name)
+            if plan["item"].state == "absent":
+                final.pop(key, None)
+            else:
+                final[key] = plan["item"].spec
+        errors = []
+        for plan in plans:
+            item = plan["item"]
+            if item.state != "present":
+                continue
+            for (other_kind, other_name), spec in sorted(final.items()):
+                if (other_kind, other_name) == (self.kind.kind, item.name):
+                    continue
+                if spec.get("host") == item.spec.get("host") and spec.get("port") == item.spec.get("port"):
+                    errors.append("%shost/port: %s %s already uses host %s and port %s in namespace %s; "
+                                  "a system site can bind each host and port once"
+                                  % (item.where, other_kind, other_name, item.spec.get("host"),
+                                     item.spec.get("port"), self.namespace))
+                    break
+        return errors
+
+    # writing
+    def _apply(self, plan):
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                return self._write(plan)
+            except ConflictError:
+                if attempt == CONFLICT_RETRIES - 1:
+                    raise
+                # Someone else wrote first: read again and plan from what is there now.
+                fresh = self.backend.get(self.kind, self.namespace, plan["item"].name)
+                plan.update(self._plan(plan["item"], fresh))
+                if plan["error"]:
+                    raise SkupperError(plan["error"])
+        return None
+
+    def _write(self, plan):
+        action, name = plan["action"], plan["item"].name
+        if action == "none":
+            return
+        simulate = self.check_mode and not self.backend.server_dry_run
+        dry_run = self.check_mode
+        if action in ("delete", "recreate"):
+            if not simulate:
+                self.backend.delete(self.kind, self.namespace, name, dry_run=dry_run)
+            if action == "delete":
+                return
+        if simulate or (dry_run and action == "recreate"):
+            # Nothing to ask the server: a dry-run create would meet the object not yet deleted.
+            return
+        if action in ("create", "recreate"):
+            plan["after"] = self.backend.create(self.kind, self.namespace, plan["after"], dry_run=dry_run)
+        else:
+            plan["after"] = self.backend.replace(self.kind, self.namespace, plan["after"], dry_run=dry_run)
+
+    def _wait(self, plan):
+        item = plan["item"]
+        label = "%s %s/%s" % (self.kind.kind, self.namespace, item.name)
+        plan["after"] = waiting.wait_until(
+            lambda: self.backend.read_status(self.kind, self.namespace, item.name, item.spec),
+            self.params["wait_for"], label, self.params["wait_timeout"])
+
+    # results
+    def _result(self, plan):
+        item = plan["item"]
+        changed = plan["action"] != "none"
+        resource = plan["after"] if item.state == "present" else {}
+        if resource is None:
+            resource = plan["before"] or {}
+        result = {"name": item.name, "namespace": self.namespace, "state": item.state,
+                  "action": plan["action"], "changed": changed, "resource": resource}
+        path = self.backend.location(self.kind, self.namespace, item.name)
+        if path:
+            result["path"] = path
+        if self.diff_mode:
+            before = view(plan["before"])
+            after = view(plan["after"]) if changed and item.state == "present" else before
+            if changed and item.state == "absent":
+                after = {}
+            result["diff"] = {"before": before, "after": after,
+                              "before_header": "%s %s/%s" % (self.kind.kind, self.namespace, item.name),
+                              "after_header": "%s %s/%s" % (self.kind.kind, self.namespace, item.name)}
+        return result
+
+    def _results(self, plans, prunes):
+        results = [self._result(plan) for plan in plans]
+        pruned = [self._result(plan) for plan in prunes]
+        changed = any(r["changed"] for r in results + pruned)
+        if self.bulk:
+            output = {"changed": changed, "namespace": self.namespace, "results": results, "pruned": pruned}
+            if self.diff_mode:
+                output["diff"] = [r["diff"] for r in results + pruned if r["changed"]]
+            return output
+        output = dict(results[0])
+        output.pop("state", None)
+        return output
+
+
+def run_module(module, kind):
+    """The whole of a resource module's main(): reconcile and exit."""
+    try:
+        result = Reconciler(kind, module.params, check_mode=module.check_mode, diff_mode=module._diff).run()
+    except SkupperError as exc:
+        if exc.missing_lib:
+            module.fail_json(msg="%s: %s" % (missing_required_lib(exc.missing_lib), exc.msg), exception=exc.exception)
+        module.fail_json(msg=exc.msg, **exc.details)
+    module.exit_json(**result)

@@ -1,0 +1,226 @@
+# -*- coding: utf-8 -*-
+# Copyright: skupperlabs.network contributors
+# Apache License 2.0 (see LICENSE)
+"""The table of Skupper resource kinds this collection manages.
+
+A kind is its API names plus a list of fields; each field maps one module
+option (snake_case) to one spec key (camelCase) and knows how to check and
+convert its value. Everything else (argument specs, validation, comparison,
+the back ends) is generic and reads this table.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.skupperlabs.network.plugins.module_utils import validation
+
+API_GROUP = "skupper.io"
+API_VERSION = "v2alpha1"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE = "skupperlabs.network"
+MAX_STRATEGY_KEYS = 256
+
+OBSERVERS = ["auto", "none", "http1", "http2"]
+
+
+class Field:
+    """One spec field.
+
+    ``check(value, rules)`` returns ``(error, api_value)``; ``rules`` is the
+    back end class, which knows platform rules such as what a host may be.
+    ``absent_equals`` is the value Skupper assumes when the field is left
+    out, so that a server or user spelling it out is not seen as a change.
+    """
+
+    def __init__(self, option, key, type="str", required=False, choices=None, check=None,
+                 absent_equals=None, suboptions=None, elements=None):
+        self.option = option
+        self.key = key
+        self.type = type
+        self.required = required
+        self.choices = choices
+        self.check = check
+        self.absent_equals = absent_equals
+        self.suboptions = suboptions
+        self.elements = elements
+
+    def argument_spec(self):
+        spec = {"type": self.type}
+        if self.choices:
+            spec["choices"] = list(self.choices)
+        if self.elements:
+            spec["elements"] = self.elements
+        if self.suboptions:
+            spec["options"] = self.suboptions
+        return spec
+
+    def to_api(self, value, rules):
+        if self.check is None:
+            return None, value
+        return self.check(value, rules)
+
+    def from_api(self, value):
+        return value
+
+
+def _plain(checker):
+    """Adapt a validation.* function (value -> error) to a field check."""
+    def check(value, rules):
+        return checker(value), value
+    return check
+
+
+def _check_host(value, rules):
+    return rules.host_error(value), value
+
+
+def _check_settings(value, rules):
+    return validation.string_map(value)
+
+
+class StrategyField(Field):
+    """MultiKeyListener ``strategy``: exactly one of priority or weighted."""
+
+    TYPES = ("priority", "weighted")
+
+    def __init__(self):
+        Field.__init__(
+            self, "strategy", "strategy", type="dict", required=True,
+            suboptions={
+                "priority": {"type": "dict", "options": {"routing_keys": {"type": "list", "elements": "str"}}},
+                "weighted": {"type": "dict", "options": {"routing_keys": {"type": "dict"}}},
+            })
+
+    def to_api(self, value, rules):
+        given = [name for name in self.TYPES if (value or {}).get(name) is not None]
+        if len(given) == 2:
+            return "set exactly one of priority or weighted, not both", None
+        if not given:
+            return "set exactly one of priority or weighted; neither is set", None
+        kind = given[0]
+        keys = value[kind].get("routing_keys")
+        where = "%s.routing_keys" % kind
+        if not keys:
+            return "%s: list at least one routing key" % where, None
+        if len(keys) > MAX_STRATEGY_KEYS:
+            return "%s: %d routing keys given, at most %d are allowed" % (where, len(keys), MAX_STRATEGY_KEYS), None
+        for key in keys:
+            error = validation.routing_key(key)
+            if error:
+                return "%s: %s" % (where, error), None
+        if kind == "priority":
+            seen = set()
+            for key in keys:
+                if key in seen:
+                    return "%s: '%s' is listed twice; priority routing keys must be unique" % (where, key), None
+                seen.add(key)
+            return None, {"priority": {"routingKeys": list(keys)}}
+        weights = {}
+        for key, weight in keys.items():
+            error, weights[key] = _weight(weight)
+            if error:
+                return "%s: weight of '%s' %s" % (where, key, error), None
+        return None, {"weighted": {"routingKeys": weights}}
+
+    def from_api(self, value):
+        value = value or {}
+        if "priority" in value:
+            return {"priority": {"routing_keys": list((value["priority"] or {}).get("routingKeys") or [])}}
+        if "weighted" in value:
+            return {"weighted": {"routing_keys": dict((value["weighted"] or {}).get("routingKeys") or {})}}
+        return value
+
+    @staticmethod
+    def type_of(spec):
+        strategy = (spec or {}).get("strategy") or {}
+        for name in StrategyField.TYPES:
+            if name in strategy:
+                return name
+        return None
+
+
+def _weight(weight):
+    if isinstance(weight, str) and weight.strip().isdigit():
+        weight = int(weight)
+    if isinstance(weight, bool) or not isinstance(weight, int):
+        return "is %r: weights must be integers of at least 1" % (weight,), None
+    if weight < 1:
+        return "is %d: weights must be integers of at least 1" % weight, None
+    return None, weight
+
+
+def _strategy_type_change(existing_spec, desired_spec):
+    before = StrategyField.type_of(existing_spec)
+    after = StrategyField.type_of(desired_spec)
+    if before and after and before != after:
+        return ("strategy: the strategy type is immutable: the existing resource uses %s and the task asks for %s. "
+                "Set recreate: true to delete and create it again (connections through it are interrupted), "
+                "or keep the %s strategy" % (before, after, before))
+    return None
+
+
+class Kind:
+    """A Skupper resource kind and its module's shape."""
+
+    def __init__(self, kind, plural, bulk_option, fields, binds_host_port=False,
+                 immutable_change=None, extra_options=None):
+        self.kind = kind
+        self.plural = plural
+        self.bulk_option = bulk_option
+        self.fields = fields
+        self.binds_host_port = binds_host_port
+        self.immutable_change = immutable_change
+        self.extra_options = extra_options or {}
+        self.api_version = "%s/%s" % (API_GROUP, API_VERSION)
+
+    def field_by_key(self, key):
+        for field in self.fields:
+            if field.key == key:
+                return field
+        return None
+
+    def spec_to_options(self, spec):
+        """An API spec as module options (snake_case), for info and results."""
+        options = {}
+        for key, value in (spec or {}).items():
+            field = self.field_by_key(key)
+            if field is None:
+                options[key] = value
+            else:
+                options[field.option] = field.from_api(value)
+        return options
+
+
+_ROUTING_KEY = Field("routing_key", "routingKey", required=True, check=_plain(validation.routing_key))
+_HOST = Field("host", "host", required=True, check=_check_host)
+_PORT = Field("port", "port", type="int", required=True, check=_plain(validation.port))
+_TLS = Field("tls_credentials", "tlsCredentials")
+_OBSERVER = Field("observer", "observer", choices=OBSERVERS)
+_SETTINGS = Field("settings", "settings", type="dict", check=_check_settings, absent_equals={})
+
+LISTENER = Kind(
+    "Listener", "listeners", "listeners",
+    [
+        _ROUTING_KEY, _HOST, _PORT, _TLS,
+        Field("type", "type", choices=["tcp"], absent_equals="tcp"),
+        _OBSERVER,
+        Field("expose_pods_by_name", "exposePodsByName", type="bool", absent_equals=False),
+        _SETTINGS,
+    ],
+    binds_host_port=True,
+)
+
+MULTIKEYLISTENER = Kind(
+    "MultiKeyListener", "multikeylisteners", "multikeylisteners",
+    [
+        _HOST, _PORT, StrategyField(), _TLS,
+        Field("require_client_cert", "requireClientCert", type="bool", absent_equals=False),
+        _OBSERVER, _SETTINGS,
+    ],
+    binds_host_port=True,
+    immutable_change=_strategy_type_change,
+    extra_options={"recreate": {"type": "bool", "default": False}},
+)
+
+KINDS = dict((kind.kind, kind) for kind in (LISTENER, MULTIKEYLISTENER))

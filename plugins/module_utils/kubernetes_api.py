@@ -1,0 +1,175 @@
+# -*- coding: utf-8 -*-
+# Copyright: skupperlabs.network contributors
+# Apache License 2.0 (see LICENSE)
+"""Kubernetes back end: Skupper custom objects through the typed API.
+
+Group, version and plural come from the kind table, so no discovery call is
+ever made. ``kubernetes`` is imported only when this back end is built,
+after argument validation.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import json
+import os
+import traceback
+
+from ansible_collections.skupperlabs.network.plugins.module_utils import validation
+from ansible_collections.skupperlabs.network.plugins.module_utils.errors import ConflictError, SkupperError
+from ansible_collections.skupperlabs.network.plugins.module_utils.kinds import API_GROUP, API_VERSION
+
+IN_CLUSTER_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+IN_CLUSTER_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+REQUEST_TIMEOUT = 30
+DEFAULT_KUBECONFIG = "~/.kube/config"
+
+
+def _import_client():
+    try:
+        from kubernetes import client, config
+        from kubernetes.client.rest import ApiException
+    except ImportError:
+        raise SkupperError("the kubernetes Python client is required for platform kubernetes",
+                           missing_lib="kubernetes", exception=traceback.format_exc())
+    return client, config, ApiException
+
+
+def _status_body(exc):
+    try:
+        body = json.loads(exc.body or "{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+class KubernetesBackend:
+    """Skupper resources on a Kubernetes cluster."""
+
+    name = "kubernetes"
+    server_dry_run = True
+    # Each listener gets a Service of its own, so host/port pairs never clash on the host network.
+    shared_host_ports = False
+
+    def __init__(self, kubeconfig=None, context=None):
+        client, config, self._api_exception = _import_client()
+        import urllib3
+        self._transport_errors = (urllib3.exceptions.HTTPError, OSError)
+        configuration = client.Configuration()
+        self.default_namespace = "default"
+        kubeconfig_path = kubeconfig or os.environ.get("KUBECONFIG")
+        if not kubeconfig_path and os.path.exists(os.path.expanduser(DEFAULT_KUBECONFIG)):
+            kubeconfig_path = os.path.expanduser(DEFAULT_KUBECONFIG)
+        try:
+            if kubeconfig_path:
+                if kubeconfig and not os.path.exists(kubeconfig):
+                    raise SkupperError("kubeconfig %s does not exist" % kubeconfig)
+                contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
+                chosen = active
+                if context:
+                    chosen = next((c for c in contexts if c.get("name") == context), None)
+                    if chosen is None:
+                        raise SkupperError("context %s is not in the kubeconfig (it has: %s)"
+                                           % (context, ", ".join(sorted(c.get("name", "") for c in contexts))))
+                self.default_namespace = ((chosen or {}).get("context") or {}).get("namespace") or "default"
+                config.load_kube_config(config_file=kubeconfig, context=context,
+                                        client_configuration=configuration, persist_config=False)
+            elif os.path.exists(IN_CLUSTER_TOKEN_FILE):
+                config.load_incluster_config(client_configuration=configuration)
+                with open(IN_CLUSTER_NAMESPACE_FILE) as handle:
+                    self.default_namespace = handle.read().strip() or "default"
+            else:
+                raise SkupperError("no Kubernetes credentials found: set kubeconfig (or K8S_AUTH_KUBECONFIG, or "
+                                   "KUBECONFIG), or run inside a cluster")
+        except SkupperError:
+            raise
+        except Exception as exc:
+            raise SkupperError("cannot load Kubernetes credentials from %s: %s"
+                               % (kubeconfig_path or "the in-cluster service account", exc))
+        self.server = configuration.host
+        self._api = client.CustomObjectsApi(client.ApiClient(configuration))
+
+    # -- platform rules ------------------------------------------------
+    @staticmethod
+    def host_error(value):
+        return validation.kubernetes_host(value)
+
+    # -- calls -------------------------------------------------------------
+    def _call(self, verb, kind, namespace, name, method, *args, **kwargs):
+        kwargs["_request_timeout"] = REQUEST_TIMEOUT
+        try:
+            return method(API_GROUP, API_VERSION, namespace, kind.plural, *args, **kwargs)
+        except self._api_exception as exc:
+            if exc.status == 404 and verb in ("get", "delete") and (_status_body(exc).get("details") or {}).get("name"):
+                return None
+            raise self._translate(exc, verb, kind, namespace, name)
+        except self._transport_errors as exc:
+            raise SkupperError("cannot reach the Kubernetes API server at %s: %s" % (self.server, exc))
+
+    def _translate(self, exc, verb, kind, namespace, name):
+        body = _status_body(exc)
+        message = body.get("message") or exc.reason or ""
+        details = body.get("details") or {}
+        target = "%s.%s %s in namespace %s" % (kind.plural, API_GROUP, name or "(all)", namespace)
+        if exc.status == 404 and details.get("kind") == "namespaces":
+            return SkupperError("namespace %s does not exist on %s: create it first" % (namespace, self.server))
+        if exc.status == 404:
+            return SkupperError("the cluster at %s does not serve %s.%s/%s: Skupper's CRDs are missing; "
+                                "install the Skupper controller first" % (self.server, kind.plural, API_GROUP,
+                                                                            API_VERSION))
+        if exc.status == 401:
+            return SkupperError("unauthorized (401) to %s %s at %s: the credentials were refused: %s"
+                                % (verb, target, self.server, message))
+        if exc.status == 403:
+            return SkupperError("forbidden (403) to %s %s: %s" % (verb, target, message))
+        if exc.status == 409:
+            return ConflictError("conflict (409) on %s %s: %s" % (verb, target, message))
+        if exc.status == 422:
+            causes = "; ".join("%s: %s" % (c.get("field", "?"), c.get("message", ""))
+                               for c in details.get("causes") or [])
+            return SkupperError("the API server refused to %s %s (422 Invalid): %s"
+                                % (verb, target, causes or message), status=422)
+        return SkupperError("the API server at %s failed to %s %s: HTTP %s %s"
+                            % (self.server, verb, target, exc.status, message or exc.reason))
+
+    @staticmethod
+    def _dry(dry_run):
+        return "All" if dry_run else None
+
+    def get(self, kind, namespace, name):
+        return self._call("get", kind, namespace, name, self._api.get_namespaced_custom_object, name)
+
+    def list(self, kind, namespace, label_selector=None):
+        selector = ",".join("%s=%s" % item for item in sorted((label_selector or {}).items())) or None
+        result = self._call("list", kind, namespace, None, self._api.list_namespaced_custom_object,
+                            label_selector=selector)
+        return dict((item["metadata"]["name"], item) for item in (result or {}).get("items") or [])
+
+    def read_status(self, kind, namespace, name, desired_spec):
+        return self.get(kind, namespace, name)
+
+    def create(self, kind, namespace, obj, dry_run=False):
+        return self._call("create", kind, namespace, obj["metadata"]["name"],
+                          self._api.create_namespaced_custom_object, obj, dry_run=self._dry(dry_run))
+
+    def replace(self, kind, namespace, obj, dry_run=False):
+        name = obj["metadata"]["name"]
+        return self._call("update", kind, namespace, name, self._api.replace_namespaced_custom_object,
+                          name, obj, dry_run=self._dry(dry_run))
+
+    def delete(self, kind, namespace, name, dry_run=False):
+        self._call("delete", kind, namespace, name, self._api.delete_namespaced_custom_object, name,
+                   dry_run=self._dry(dry_run))
+
+    def location(self, kind, namespace, name):
+        return None
+
+    @contextlib.contextmanager
+    def locked(self, namespace):
+        """resourceVersion guards every write on Kubernetes; no client-side lock."""
+        yield
+
+    def check_writable(self, namespace):
+        """Permissions are the API server's to check, on the write itself."""

@@ -1,0 +1,91 @@
+# -*- coding: utf-8 -*-
+# Copyright: skupperlabs.network contributors
+# Apache License 2.0 (see LICENSE)
+"""Pure validators for Skupper names and values.
+
+Every function returns an error sentence (without the option name, which
+the caller prefixes) or None. Nothing here imports a client library, so
+validation always runs before any back end is touched.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import re
+
+# The same rules Skupper's CLI and the Kubernetes API apply (skupper-facts.md).
+RFC1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+RFC1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+ROUTING_KEY = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])*(\.[a-z0-9]([-a-z0-9]*[a-z0-9])*)*$")
+SYSTEM_HOSTNAME = re.compile(r"^[a-z0-9]+([-.][a-z0-9]+)*$")
+LABEL_MAX = 63
+PORT_MIN, PORT_MAX = 1, 65535
+
+
+def _text(value):
+    return "%r" % (value,) if not isinstance(value, str) else "'%s'" % value
+
+
+def resource_name(value):
+    if not isinstance(value, str) or len(value) > LABEL_MAX or not RFC1123_LABEL.match(value):
+        return ("%s is not a valid name: it must be an RFC 1123 label (lower-case letters, digits and '-', "
+                "starting and ending with a letter or digit, at most 63 characters)" % _text(value))
+    return None
+
+
+def namespace(value):
+    if not isinstance(value, str) or len(value) > LABEL_MAX or not RFC1123_LABEL.match(value):
+        return ("%s is not a valid namespace: it must be an RFC 1123 label (lower-case letters, digits and '-', "
+                "starting and ending with a letter or digit, at most 63 characters)" % _text(value))
+    return None
+
+
+def routing_key(value):
+    if not isinstance(value, str) or not value or not ROUTING_KEY.match(value):
+        return ("%s is not a valid routing key: it must be dot-separated words of lower-case letters, digits "
+                "and '-', each starting and ending with a letter or digit" % _text(value))
+    return None
+
+
+def port(value):
+    if isinstance(value, bool) or not isinstance(value, int) or not PORT_MIN <= value <= PORT_MAX:
+        return "%s is not a valid port: it must be an integer from 1 to 65535" % _text(value)
+    return None
+
+
+def kubernetes_host(value):
+    """On Kubernetes the controller makes a Service named after the host."""
+    if not isinstance(value, str) or len(value) > LABEL_MAX or not RFC1035_LABEL.match(value):
+        return ("%s is not a valid host on Kubernetes: it becomes a Service name, so it must be an RFC 1035 "
+                "label (lower-case letters, digits and '-', starting with a letter, ending with a letter or "
+                "digit, at most 63 characters)" % _text(value))
+    return None
+
+
+def system_host(value):
+    """On system sites the host is the address the router binds to."""
+    if isinstance(value, str) and value:
+        try:
+            ipaddress.ip_address(value)
+            return None
+        except ValueError:
+            pass
+        if SYSTEM_HOSTNAME.match(value):
+            return None
+    return ("%s is not a valid host on a system site: it must be an IP address or a host name of lower-case "
+            "letters, digits, '-' and '.'" % _text(value))
+
+
+def string_map(value):
+    """Skupper settings are a map of strings; numbers are accepted and turned into strings."""
+    if not isinstance(value, dict):
+        return "must be a mapping of names to strings", None
+    converted = {}
+    for key, item in value.items():
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            return ("value of %s is %s: every value must be a string (quote it in YAML)"
+                    % (_text(key), _text(item))), None
+        converted[str(key)] = item if isinstance(item, str) else str(item)
+    return None, converted

@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# Copyright: skupperlabs.network contributors
+# Apache License 2.0 (see LICENSE)
+"""Wait predicates: small pure functions of a resource as read back."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible_collections.skupperlabs.network.plugins.module_utils.errors import SkupperError
+
+POLL_SECONDS = 0.5
+
+
+def _status(obj):
+    return (obj or {}).get("status") or {}
+
+
+def condition(obj, type_name):
+    for item in _status(obj).get("conditions") or []:
+        if item.get("type") == type_name:
+            return item
+    return None
+
+
+def _current(obj, item):
+    """A condition written for an older generation says nothing about this one."""
+    observed = item.get("observedGeneration")
+    generation = ((obj or {}).get("metadata") or {}).get("generation")
+    return observed is None or generation is None or observed >= generation
+
+
+def is_configured(obj):
+    item = condition(obj, "Configured")
+    return bool(item) and item.get("status") == "True" and _current(obj, item)
+
+
+def is_ready(obj):
+    if _status(obj).get("status") != "Ready":
+        return False
+    item = condition(obj, "Ready") or condition(obj, "Configured")
+    return item is None or _current(obj, item)
+
+
+PREDICATES = {
+    "configured": is_configured,
+    "ready": is_ready,
+}
+
+
+def describe(obj):
+    status = _status(obj)
+    if not obj:
+        return "the resource does not exist"
+    if not status:
+        return "no status reported yet"
+    return "status %s: %s" % (status.get("status") or "(none)", status.get("message") or "(no message)")
+
+
+def wait_until(read, what, label, timeout, clock=time.monotonic, sleep=time.sleep):
+    """Poll ``read()`` until PREDICATES[what] holds; raise with the last status on timeout."""
+    predicate = PREDICATES[what]
+    deadline = clock() + timeout
+    while True:
+        obj = read()
+        if predicate(obj):
+            return obj
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise SkupperError("timed out after %ss waiting for %s to be %s; last seen: %s"
+                               % (timeout, label, what, describe(obj)), resource=obj)
+        sleep(min(POLL_SECONDS, remaining))
