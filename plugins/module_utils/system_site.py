@@ -105,7 +105,7 @@ class SystemSiteBackend:
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except OSError as exc:
-            if exc.errno == errno.ENOENT:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
                 return None
             if exc.errno == errno.ELOOP:
                 raise SkupperError("refusing to read %s: it is a symbolic link" % path)
@@ -132,7 +132,7 @@ class SystemSiteBackend:
         try:
             entries = sorted(os.listdir(directory))
         except OSError as exc:
-            if exc.errno == errno.ENOENT:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
                 return {}
             raise SkupperError("cannot list %s: %s" % (directory, exc.strerror))
         found = {}
@@ -179,7 +179,7 @@ class SystemSiteBackend:
             if parent == target:
                 break
             target = parent
-        if not os.access(target, os.W_OK | os.X_OK):
+        if not os.path.isdir(target) or not os.access(target, os.W_OK | os.X_OK):
             raise SkupperError("data home %s is not writable: %s cannot be written by this user (uid %d)"
                                % (self.data_home, target, os.getuid()))
 
