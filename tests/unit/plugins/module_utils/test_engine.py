@@ -106,3 +106,19 @@ def test_bulk_option_excludes_single_form_options():
     assert ("name", "multikeylisteners") in kwargs["mutually_exclusive"]
     assert ("multikeylisteners", "strategy") in kwargs["mutually_exclusive"]
     assert kwargs["argument_spec"]["recreate"] == {"type": "bool", "default": False}
+
+
+def test_strategy_becomes_the_api_form():
+    field = MULTIKEYLISTENER.field_by_key("strategy")
+    assert field.to_api({"priority": {"routing_keys": ["a", "b"]}, "weighted": None}, KubernetesBackend) == (
+        None, {"priority": {"routingKeys": ["a", "b"]}})
+    assert field.to_api({"weighted": {"routing_keys": {"a": "2"}}}, KubernetesBackend) == (
+        None, {"weighted": {"routingKeys": {"a": 2}}})
+    assert field.from_api({"weighted": {"routingKeys": {"a": 2}}}) == {"weighted": {"routing_keys": {"a": 2}}}
+
+
+def test_strategy_type_change_is_named_with_the_way_out():
+    change = MULTIKEYLISTENER.immutable_change({"strategy": {"priority": {}}}, {"strategy": {"weighted": {}}})
+    assert "immutable" in change and "uses priority and the task asks for weighted" in change
+    assert "recreate: true" in change
+    assert MULTIKEYLISTENER.immutable_change({"strategy": {"priority": {}}}, {"strategy": {"priority": {}}}) is None
