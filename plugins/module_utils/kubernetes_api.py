@@ -15,6 +15,7 @@ __metaclass__ = type
 import contextlib
 import json
 import os
+import time
 import traceback
 
 from ansible_collections.skupperlabs.network.plugins.module_utils import validation
@@ -24,6 +25,8 @@ from ansible_collections.skupperlabs.network.plugins.module_utils.kinds import A
 IN_CLUSTER_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 IN_CLUSTER_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 REQUEST_TIMEOUT = 30
+TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
+TRANSIENT_RETRY_DELAYS = (0.2, 0.5, 1.0)
 DEFAULT_KUBECONFIG = "~/.kube/config"
 
 
@@ -99,14 +102,23 @@ class KubernetesBackend:
     # -- calls -------------------------------------------------------------
     def _call(self, verb, kind, namespace, name, method, *args, **kwargs):
         kwargs["_request_timeout"] = REQUEST_TIMEOUT
-        try:
-            return method(API_GROUP, API_VERSION, namespace, kind.plural, *args, **kwargs)
-        except self._api_exception as exc:
-            if exc.status == 404 and verb in ("get", "delete") and (_status_body(exc).get("details") or {}).get("name"):
-                return None
-            raise self._translate(exc, verb, kind, namespace, name)
-        except self._transport_errors as exc:
-            raise SkupperError("cannot reach the Kubernetes API server at %s: %s" % (self.server, exc))
+        for delay in TRANSIENT_RETRY_DELAYS + (None,):
+            try:
+                return method(API_GROUP, API_VERSION, namespace, kind.plural, *args, **kwargs)
+            except self._api_exception as exc:
+                if exc.status == 404 and verb in ("get", "delete") and \
+                        (_status_body(exc).get("details") or {}).get("name"):
+                    return None
+                if exc.status in TRANSIENT_STATUSES and delay is not None:
+                    # An overloaded or restarting API server: try again shortly. A repeated
+                    # write is safe: PUT carries the resourceVersion, and a repeated POST meets
+                    # 409 AlreadyExists, which the engine answers with a fresh read.
+                    time.sleep(delay)
+                    continue
+                raise self._translate(exc, verb, kind, namespace, name)
+            except self._transport_errors as exc:
+                raise SkupperError("cannot reach the Kubernetes API server at %s: %s" % (self.server, exc))
+        return None
 
     def _translate(self, exc, verb, kind, namespace, name):
         body = _status_body(exc)
