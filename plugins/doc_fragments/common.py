@@ -98,6 +98,11 @@ options:
       - How many seconds to wait; on timeout the task fails with the last status and message seen.
     type: int
     default: 60
+'''
+
+    # The list form's pruning switch (listener, multikeylistener, connector).
+    BULK = r'''
+options:
   exclusive:
     description:
       - With the list form only. Delete every resource of this kind in the namespace that carries the label
@@ -124,4 +129,38 @@ attributes:
     description: Target OS/families that can be operated against.
     support: N/A
     platforms: [kubernetes, linux]
+'''
+
+    # What every *_info module takes besides where the resources live.
+    INFO = r'''
+options:
+  name:
+    description:
+      - Report only the resource of this name. Without it, every resource of the kind in the namespace.
+    type: str
+  label_selectors:
+    description:
+      - Report only resources whose labels match every selector, each in Kubernetes' syntax
+        (V(key=value), V(key!=value), V(key), V(!key), comma-separated terms).
+    type: list
+    elements: str
+    default: []
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - The module never changes anything.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: N/A
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: [kubernetes, linux]
+  action_group:
+    description: Use C(group/skupperlabs.network.skupper) in C(module_defaults) to set common options once.
+    support: full
+    membership:
+      - skupperlabs.network.skupper
 '''

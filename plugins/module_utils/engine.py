@@ -18,10 +18,10 @@ __metaclass__ = type
 
 import copy
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.skupperlabs.network.plugins.module_utils import validation, waiting
-from ansible_collections.skupperlabs.network.plugins.module_utils.errors import ConflictError, SkupperError
+from ansible_collections.skupperlabs.network.plugins.module_utils.errors import ConflictError, SkupperError, fail
 from ansible_collections.skupperlabs.network.plugins.module_utils.kinds import (
     KINDS, MANAGED_BY_LABEL, MANAGED_BY_VALUE)
 
@@ -62,18 +62,19 @@ def resource_module_kwargs(kind):
         "wait": {"type": "bool", "default": False},
         "wait_for": {"type": "str", "default": "ready", "choices": sorted(waiting.PREDICATES)},
         "wait_timeout": {"type": "int", "default": 60},
-        kind.bulk_option: {"type": "list", "elements": "dict", "options": item_options},
-        "exclusive": {"type": "bool", "default": False},
     })
     for field in kind.fields:
         spec[field.option] = field.argument_spec()
     spec.update(copy.deepcopy(kind.extra_options))
-    return {
-        "argument_spec": spec,
-        "supports_check_mode": True,
-        "mutually_exclusive": [("name", kind.bulk_option)] + [(kind.bulk_option, f.option) for f in kind.fields],
-        "required_one_of": [("name", kind.bulk_option)],
-    }
+    kwargs = {"argument_spec": spec, "supports_check_mode": True}
+    if kind.bulk_option is None:
+        spec["name"]["required"] = True
+        return kwargs
+    spec[kind.bulk_option] = {"type": "list", "elements": "dict", "options": item_options}
+    spec["exclusive"] = {"type": "bool", "default": False}
+    kwargs["mutually_exclusive"] = [("name", kind.bulk_option)] + [(kind.bulk_option, f.option) for f in kind.fields]
+    kwargs["required_one_of"] = [("name", kind.bulk_option)]
+    return kwargs
 
 
 def backend_class(platform):
@@ -123,7 +124,7 @@ def validate_items(kind, params, rules):
         error = validation.namespace(params["namespace"])
         if error:
             errors.append("namespace: %s" % error)
-    bulk = params.get(kind.bulk_option)
+    bulk = params.get(kind.bulk_option) if kind.bulk_option else None
     if params.get("exclusive") and bulk is None:
         errors.append("exclusive: it applies to the %s list only" % kind.bulk_option)
     if bulk is None:
@@ -150,17 +151,21 @@ def validate_items(kind, params, rules):
                                          "annotations", errors, where))
         spec = {}
         if state == "present":
+            item_errors = []
             for field in kind.fields:
                 value = raw.get(field.option)
                 if value is None:
                     if field.required:
-                        errors.append("%s%s: required with state present" % (where, field.option))
+                        item_errors.append("%s%s: required with state present" % (where, field.option))
                     continue
                 error, api_value = field.to_api(value, rules)
                 if error:
-                    errors.append("%s%s: %s" % (where, field.option, error))
+                    item_errors.append("%s%s: %s" % (where, field.option, error))
                 else:
                     spec[field.key] = api_value
+            if kind.cross_check and not item_errors:
+                item_errors.extend(where + error for error in kind.cross_check(spec, rules))
+            errors.extend(item_errors)
         items.append(Item(where, name, state, labels, annotations, spec))
     if errors:
         raise SkupperError("invalid input, nothing was written: " + "; ".join(errors), errors=errors)
@@ -236,7 +241,7 @@ class Reconciler:
         self.items = validate_items(kind, params, backend or backend_class(params["platform"]))
         self.backend = backend or build_backend(params)
         self.namespace = params.get("namespace") or self.backend.default_namespace
-        self.bulk = params.get(kind.bulk_option) is not None
+        self.bulk = bool(kind.bulk_option) and params.get(kind.bulk_option) is not None
 
     def run(self):
         with self.backend.locked(self.namespace):
@@ -297,6 +302,8 @@ class Reconciler:
         errors = [plan["error"] for plan in plans if plan["error"]]
         if self.kind.binds_host_port and self.backend.shared_host_ports:
             errors.extend(self._host_port_clashes(plans))
+        if self.kind.one_per_namespace:
+            errors.extend(self._second_of_a_kind(plans))
         if errors:
             raise SkupperError("invalid input, nothing was written: " + "; ".join(errors), errors=errors)
 
@@ -328,6 +335,17 @@ class Reconciler:
                                      item.spec.get("port"), self.namespace))
                     break
         return errors
+
+    def _second_of_a_kind(self, plans):
+        """Skupper runs one Site per namespace: a second one would never become active."""
+        wanted = [plan["item"].name for plan in plans if plan["item"].state == "present"]
+        if not wanted:
+            return []
+        others = sorted(name for name in self.backend.list(self.kind, self.namespace) if name not in wanted)
+        if others:
+            return ["name: namespace %s already has the %s %s, and Skupper runs one per namespace; "
+                    "remove it first or manage it under its own name" % (self.namespace, self.kind.kind, others[0])]
+        return []
 
     # writing
     def _apply(self, plan):
@@ -411,7 +429,5 @@ def run_module(module, kind):
     try:
         result = Reconciler(kind, module.params, check_mode=module.check_mode, diff_mode=module._diff).run()
     except SkupperError as exc:
-        if exc.missing_lib:
-            module.fail_json(msg="%s: %s" % (missing_required_lib(exc.missing_lib), exc.msg), exception=exc.exception)
-        module.fail_json(msg=exc.msg, **exc.details)
+        fail(module, exc)
     module.exit_json(**result)

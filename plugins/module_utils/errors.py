@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible.module_utils.basic import missing_required_lib
+
 
 class SkupperError(Exception):
     """A failure to report to the user as is.
@@ -25,3 +27,10 @@ class SkupperError(Exception):
 
 class ConflictError(SkupperError):
     """The object changed under us (HTTP 409): read it again and retry."""
+
+
+def fail(module, exc):
+    """Report a SkupperError the Ansible way; a missing library gets Ansible's standard message."""
+    if exc.missing_lib:
+        module.fail_json(msg="%s: %s" % (missing_required_lib(exc.missing_lib), exc.msg), exception=exc.exception)
+    module.fail_json(msg=exc.msg, **exc.details)

@@ -161,17 +161,30 @@ def _strategy_type_change(existing_spec, desired_spec):
 
 
 class Kind:
-    """A Skupper resource kind and its module's shape."""
+    """A Skupper resource kind and its module's shape.
 
-    def __init__(self, kind, plural, bulk_option, fields, binds_host_port=False,
-                 immutable_change=None, extra_options=None):
+    ``bulk_option`` names the list form's option (None: no list form).
+    ``binds_host_port``: on system sites, no two such resources of a namespace share host and port.
+    ``one_per_namespace``: a system site holds exactly one resource of this kind per namespace.
+    ``cross_check(spec, rules)``: errors that involve several fields, or a field and the platform.
+    ``immutable_change(existing_spec, desired_spec)``: why the change needs recreate, or None.
+    """
+
+    def __init__(self, kind, plural, bulk_option, fields, binds_host_port=False, one_per_namespace=False,
+                 cross_check=None, immutable_change=None, extra_options=None, routing_keys=None,
+                 status_view=None):
         self.kind = kind
         self.plural = plural
         self.bulk_option = bulk_option
         self.fields = fields
         self.binds_host_port = binds_host_port
+        self.one_per_namespace = one_per_namespace
+        self.cross_check = cross_check
         self.immutable_change = immutable_change
         self.extra_options = extra_options or {}
+        self.has_routing_keys = routing_keys is not None
+        self.routing_keys = routing_keys or (lambda spec: [])
+        self.status_view = status_view or (lambda status: {})
         self.api_version = "%s/%s" % (API_GROUP, API_VERSION)
 
     def field_by_key(self, key):
@@ -192,6 +205,45 @@ class Kind:
         return options
 
 
+def _single_routing_key(spec):
+    return [spec["routingKey"]] if (spec or {}).get("routingKey") else []
+
+
+def _strategy_routing_keys(spec):
+    strategy = (spec or {}).get("strategy") or {}
+    for name in StrategyField.TYPES:
+        keys = (strategy.get(name) or {}).get("routingKeys")
+        if keys:
+            return list(keys)
+    return []
+
+
+def _listener_status(status):
+    """``hasMatchingConnector`` as current Skupper writes it, or the seed's ``matchingConnectorCount``."""
+    view = {}
+    if "matchingConnectorCount" in status:
+        view["matching_connector_count"] = status["matchingConnectorCount"]
+    if "hasMatchingConnector" in status:
+        view["has_matching_connector"] = bool(status["hasMatchingConnector"])
+    else:
+        view["has_matching_connector"] = bool(status.get("matchingConnectorCount"))
+    return view
+
+
+def _multikeylistener_status(status):
+    reachable = None
+    strategy = status.get("strategy") or {}
+    for name in StrategyField.TYPES:
+        if name in strategy:
+            reachable = (strategy[name] or {}).get("routingKeysReachable")
+            reachable = list(reachable or []) if name == "priority" else dict(reachable or {})
+    return {"has_destination": bool(status.get("hasDestination")), "routing_keys_reachable": reachable}
+
+
+def _connector_status(status):
+    return {"has_matching_listener": bool(status["hasMatchingListener"])} if "hasMatchingListener" in status else {}
+
+
 _ROUTING_KEY = Field("routing_key", "routingKey", required=True, check=_plain(validation.routing_key))
 _HOST = Field("host", "host", required=True, check=_check_host)
 _PORT = Field("port", "port", type="int", required=True, check=_plain(validation.port))
@@ -209,6 +261,8 @@ LISTENER = Kind(
         _SETTINGS,
     ],
     binds_host_port=True,
+    routing_keys=_single_routing_key,
+    status_view=_listener_status,
 )
 
 MULTIKEYLISTENER = Kind(
@@ -221,6 +275,48 @@ MULTIKEYLISTENER = Kind(
     binds_host_port=True,
     immutable_change=_strategy_type_change,
     extra_options={"recreate": {"type": "bool", "default": False}},
+    routing_keys=_strategy_routing_keys,
+    status_view=_multikeylistener_status,
 )
 
-KINDS = dict((kind.kind, kind) for kind in (LISTENER, MULTIKEYLISTENER))
+
+def _connector_target(spec, rules):
+    """A connector reaches its workload by host, or on Kubernetes by pod selector: one of the two."""
+    if "host" in spec and "selector" in spec:
+        return ["host/selector: set either host or selector, not both"]
+    if "selector" in spec and not rules.supports_selector:
+        return ["selector: pod selectors exist on Kubernetes only; on a system site set host"]
+    if "host" not in spec and "selector" not in spec:
+        return ["host/selector: set host%s" % (" or selector" if rules.supports_selector else "")]
+    return []
+
+
+CONNECTOR = Kind(
+    "Connector", "connectors", "connectors",
+    [
+        _ROUTING_KEY,
+        Field("host", "host", check=_plain(validation.system_host)),
+        Field("selector", "selector", check=_plain(validation.label_selector)),
+        _PORT, _TLS,
+        Field("type", "type", choices=["tcp"], absent_equals="tcp"),
+        Field("include_not_ready_pods", "includeNotReadyPods", type="bool", absent_equals=False),
+        _SETTINGS,
+    ],
+    cross_check=_connector_target,
+    routing_keys=_single_routing_key,
+    status_view=_connector_status,
+)
+
+SITE = Kind(
+    "Site", "sites", None,
+    [
+        Field("link_access", "linkAccess"),
+        Field("ha", "ha", type="bool", absent_equals=False),
+        Field("edge", "edge", type="bool", absent_equals=False),
+        Field("service_account", "serviceAccount"),
+        _SETTINGS,
+    ],
+    one_per_namespace=True,
+)
+
+KINDS = dict((kind.kind, kind) for kind in (LISTENER, MULTIKEYLISTENER, CONNECTOR, SITE))

@@ -55,6 +55,7 @@ class KubernetesBackend:
     server_dry_run = True
     # Each listener gets a Service of its own, so host/port pairs never clash on the host network.
     shared_host_ports = False
+    supports_selector = True
 
     def __init__(self, kubeconfig=None, context=None):
         client, config, self._api_exception = _import_client()
@@ -154,13 +155,17 @@ class KubernetesBackend:
         return self._call("get", kind, namespace, name, self._api.get_namespaced_custom_object, name)
 
     def list(self, kind, namespace, label_selector=None):
-        selector = ",".join("%s=%s" % item for item in sorted((label_selector or {}).items())) or None
+        """One LIST request; the API server applies the label selector."""
         result = self._call("list", kind, namespace, None, self._api.list_namespaced_custom_object,
-                            label_selector=selector)
+                            label_selector=label_selector or None)
         return dict((item["metadata"]["name"], item) for item in (result or {}).get("items") or [])
 
     def read_status(self, kind, namespace, name, desired_spec):
         return self.get(kind, namespace, name)
+
+    def observed(self, kind, namespace, obj):
+        """Objects from the API server carry their status already."""
+        return obj
 
     def create(self, kind, namespace, obj, dry_run=False):
         return self._call("create", kind, namespace, obj["metadata"]["name"],

@@ -61,6 +61,8 @@ class SystemSiteBackend:
     server_dry_run = False
     # Every listener of a system site binds on the same host network.
     shared_host_ports = True
+    # Connectors on a system site reach a host and port; there are no pods to select.
+    supports_selector = False
     default_namespace = "default"
 
     def __init__(self, data_home=None):
@@ -128,6 +130,7 @@ class SystemSiteBackend:
     def list(self, kind, namespace, label_selector=None):
         """Resources of a kind in the namespace, keyed by metadata.name."""
         directory = self.resource_dir(namespace)
+        terms = validation.parse_label_selector(label_selector) if label_selector else None
         self._refuse_links(namespace)
         try:
             entries = sorted(os.listdir(directory))
@@ -148,7 +151,7 @@ class SystemSiteBackend:
                 continue
             name = (obj.get("metadata") or {}).get("name") or match.group(2)
             labels = (obj.get("metadata") or {}).get("labels") or {}
-            if label_selector and any(labels.get(k) != v for k, v in label_selector.items()):
+            if terms and not validation.labels_match(labels, terms):
                 continue
             found[name] = obj
         return found
@@ -169,6 +172,13 @@ class SystemSiteBackend:
                                  "message": "reload pending: the running spec differs from input/resources "
                                             "(skupper system reload)"}
         return running
+
+    def observed(self, kind, namespace, obj):
+        """The input resource with the status the running site reports for it."""
+        running = self.read_status(kind, namespace, obj["metadata"]["name"], obj.get("spec"))
+        merged = dict(obj)
+        merged["status"] = running.get("status") or {}
+        return merged
 
     # -- writing ---------------------------------------------------------
     def check_writable(self, namespace):

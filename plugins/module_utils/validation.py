@@ -89,3 +89,46 @@ def string_map(value):
                     % (_text(key), _text(item))), None
         converted[str(key)] = item if isinstance(item, str) else str(item)
     return None, converted
+
+
+LABEL_SELECTOR_TERM = re.compile(r"^\s*(!?)([A-Za-z0-9][-A-Za-z0-9_./]*)\s*(?:(==|!=|=)\s*([-A-Za-z0-9_.]*))?\s*$")
+
+
+def parse_label_selector(text):
+    """A label selector's equality terms as (key, operator, value); None if it is not one we read.
+
+    Operators: ``=``/``==``, ``!=``, ``exists`` (``key``) and ``absent`` (``!key``). Set-based
+    terms (``in``, ``notin``) are left to the Kubernetes API server.
+    """
+    terms = []
+    for part in (text or "").split(","):
+        match = LABEL_SELECTOR_TERM.match(part)
+        if not match or (match.group(1) and match.group(3)):
+            return None
+        negate, key, operator, value = match.groups()
+        if operator is None:
+            terms.append((key, "absent" if negate else "exists", None))
+        else:
+            terms.append((key, "!=" if operator == "!=" else "=", value or ""))
+    return terms
+
+
+def label_selector(value):
+    if not isinstance(value, str) or not value.strip() or parse_label_selector(value) is None:
+        return ("%s is not a label selector: use comma-separated key=value, key!=value, key or !key terms"
+                % _text(value))
+    return None
+
+
+def labels_match(labels, terms):
+    labels = labels or {}
+    for key, operator, value in terms:
+        if operator == "exists" and key not in labels:
+            return False
+        if operator == "absent" and key in labels:
+            return False
+        if operator == "=" and labels.get(key) != value:
+            return False
+        if operator == "!=" and labels.get(key) == value:
+            return False
+    return True

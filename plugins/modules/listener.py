@@ -27,6 +27,7 @@ author:
 extends_documentation_fragment:
   - skupperlabs.network.common.connection
   - skupperlabs.network.common.resource
+  - skupperlabs.network.common.bulk
   - skupperlabs.network.common.attributes
 attributes:
   action_group:

@@ -1,0 +1,102 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: skupperlabs.network contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: connector_info
+short_description: Report Skupper connectors and their status, on Kubernetes and on Linux hosts
+version_added: 0.1.0
+description:
+  - Read Skupper C(Connector) resources of a namespace, or one by name, with their status, as flat entries.
+  - On Kubernetes one request reads the whole namespace (a LIST; a GET with O(name)).
+  - On Linux hosts (Skupper system sites) the spec comes from C(input/resources/) and the status from
+    C(runtime/resources/), which the running site writes.
+  - Never changes anything.
+author:
+  - skupperlabs.network developers
+extends_documentation_fragment:
+  - skupperlabs.network.common.connection
+  - skupperlabs.network.common.info
+options:
+  routing_key:
+    description:
+      - Report only resources that use this routing key.
+    type: str
+seealso:
+  - module: skupperlabs.network.connector
+'''
+
+EXAMPLES = r'''
+- name: Connectors of site East for the backend
+  skupperlabs.network.connector_info:
+    namespace: hello-world-east
+    routing_key: backend
+'''
+
+RETURN = r'''
+connectors:
+  description: One entry per resource, sorted by name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The resource's name.
+      type: str
+      sample: backend
+    namespace:
+      description: Its namespace.
+      type: str
+      sample: hello-world-west
+    status:
+      description:
+        - C(Ready), C(Pending) or C(Error), as Skupper reports it. C(Pending) when no status was reported yet.
+        - On system sites, from C(runtime/resources/); C(Pending) when the site has not started (message
+          C(site not initialized ...)) or has not been reloaded since the resource changed.
+      type: str
+      sample: Ready
+    message:
+      description: Skupper's status message (C(OK) when ready), or why the status is C(Pending).
+      type: str
+      sample: OK
+    conditions:
+      description: The resource's conditions (C(Configured), C(Matched), C(Ready), ...), as Skupper wrote them.
+      type: list
+      elements: dict
+    labels:
+      description: The resource's labels.
+      type: dict
+    resource:
+      description: The raw resource, with C(status).
+      type: dict
+    routing_key:
+      description: The connector's routing key; every spec field is there, in snake_case.
+      type: str
+      sample: backend
+    port:
+      description: The connector's port.
+      type: int
+    has_matching_listener:
+      description: Whether a listener uses the connector's routing key, where Skupper reports it.
+      type: bool
+      returned: when present
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.skupperlabs.network.plugins.module_utils.info import info_module_kwargs, run_info_module
+from ansible_collections.skupperlabs.network.plugins.module_utils.kinds import CONNECTOR
+
+
+def main():
+    module = AnsibleModule(**info_module_kwargs(CONNECTOR))
+    run_info_module(module, CONNECTOR)
+
+
+if __name__ == "__main__":
+    main()
