@@ -1,0 +1,2332 @@
+#!/usr/bin/env python3
+"""A TEST DOUBLE of the Kubernetes API server, for the tests of skupperlabs.network.
+
+This module is not Kubernetes and is never used by the collection itself. It
+serves, over plain HTTP on 127.0.0.1 (a free port picked by the kernel), the part
+of the Kubernetes REST API that the collection relies on, closely enough that the
+real ``kubernetes`` Python client and ``kubectl`` work against it unchanged. It is
+pure standard library (PyYAML is used only to write the kubeconfig when present).
+
+What it implements
+------------------
+* Discovery: ``/version``, ``/api``, ``/api/v1``, ``/apis``, ``/apis/skupper.io``,
+  ``/apis/skupper.io/v2alpha1`` (legacy discovery documents; kubectl's request for
+  aggregated discovery falls back to them).
+* Core v1: namespaces (cluster scoped; ``default``, ``kube-system``,
+  ``kube-public`` and ``kube-node-lease`` exist at start), and the namespaced
+  secrets, configmaps and services.
+* ``skupper.io/v2alpha1``: listeners (short name ``lnr``), multikeylisteners,
+  connectors (``cnr``), sites (``st``), links, accessgrants, accesstokens,
+  routeraccesses, certificates, securedaccesses; all namespaced, each with a
+  ``status`` subresource.
+* Verbs: get, list (also across all namespaces), create, update (PUT), patch
+  (``application/merge-patch+json`` per RFC 7386 and ``application/json-patch+json``
+  per RFC 6902; for core types a strategic merge patch is treated as a merge
+  patch), delete and deletecollection.
+* Server-owned metadata: ``uid``, ``creationTimestamp``, ``resourceVersion`` (one
+  global counter, bumped by every stored write; a write that changes nothing is
+  not stored and keeps the version, as on a real server), ``generation`` for
+  custom objects (bumped when anything outside ``metadata`` and ``status``
+  changes), ``generateName``.
+* Optimistic concurrency: a stale ``metadata.resourceVersion`` on PUT or inside a
+  patch gives 409 Conflict; DeleteOptions preconditions (uid, resourceVersion).
+* The status subresource: writes to the main resource keep the stored ``status``;
+  writes to ``/status`` change nothing but ``status``.
+* ``dryRun=All`` (query, or DeleteOptions.dryRun) on every write: full validation
+  and the real response, nothing stored, no resourceVersion bump.
+* Table output (``Accept: ...;as=Table;g=meta.k8s.io``) for ``kubectl get``,
+  with the printer columns of the Skupper CRDs.
+* ``labelSelector`` (``k=v``, ``k==v``, ``k!=v``, ``k``, ``!k``, ``k in (a,b)``,
+  ``k notin (a,b)``, ``k>n``, ``k<n``, comma meaning AND), ``fieldSelector`` on
+  ``metadata.name`` and ``metadata.namespace`` (plus ``type`` for secrets and
+  ``status.phase`` for namespaces), ``limit``/``continue`` paging.
+* Structural-schema validation of the Skupper kinds, driven by the schema table
+  below (types string/integer/number/boolean/object/array, maps through
+  ``additionalProperties``, ``required``, ``enum``, ``minimum``, min/max items,
+  min/max properties, ``x-kubernetes-list-type: set``); unknown fields are pruned
+  silently (with a ``Warning`` header, or 400 when ``fieldValidation=Strict``) and
+  ``null`` fields are dropped, as a CRD with a structural schema does. The CEL
+  rules of MultiKeyListener (exactly one strategy; the strategy type is
+  immutable) and the ``oneOf`` of Connector (host or selector) are coded by hand.
+  ``metadata.name`` must be an RFC 1123 subdomain (namespaces: RFC 1123 label;
+  services: RFC 1035 label); label keys and values are checked.
+* Error bodies are ``Status`` objects shaped as the real server's: 404 NotFound
+  for a missing object (with ``details.name``) and for an unknown resource type
+  (``the server could not find the requested resource``, empty details), 404
+  ``namespaces "x" not found`` when creating into a missing namespace, 409
+  AlreadyExists and Conflict, 422 Invalid with ``details.causes``, 400 BadRequest,
+  401, 403, 405, 415, 429, 500, 503.
+* Test controls (thread safe): a request log (``requests``, ``calls()``,
+  ``writes()``, ``reset_calls()``), ``latency``, ``fail_next()``, ``drop_next()``,
+  ``conflict_next()``, ``auth_mode`` (401/403), ``crds_installed``, and direct
+  store access (``get_object``, ``list_objects``, ``put_object``,
+  ``delete_object``, ``set_status``, ``create_namespace``). ``_on_change`` is the
+  hook where a future status controller will plug in.
+
+What it leaves out (do not rely on these in tests)
+--------------------------------------------------
+* watch (``?watch=true`` gives 405), server-side apply (``apply-patch+yaml``
+  gives 415), protobuf, OpenAPI documents (``/openapi/*`` is 404, so
+  ``kubectl apply``/``create -f`` need ``--validate=false``), aggregated discovery.
+* Real authentication and RBAC: any or no bearer token is accepted unless
+  ``auth_mode`` says otherwise. No TLS.
+* Finalizers, ``deletionTimestamp`` lifetimes, ownerReferences and garbage
+  collection: a delete removes the object at once. Deleting a namespace removes
+  everything in it at once (the response still shows it ``Terminating``).
+* managedFields (dropped from input, never produced), admission webhooks,
+  defaulting beyond what is written here, CRD versions and conversion,
+  resourceVersion semantics of list/get (``resourceVersion=`` queries are
+  ignored), ``410 Gone`` for old continue tokens.
+* Core types get only light treatment: no Service ports validation, no secret
+  type checks, strategic merge patch is a plain merge patch.
+* Some message texts whose exact wording was not verified against a live
+  server: the JSON-patch failure, the malformed-body 400s, the Connector
+  ``oneOf`` message, the MultiKeyListener CEL messages (chosen by this project).
+
+Run it by hand with ``python tests/support/kube_api_double.py --kubeconfig PATH``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import datetime
+import hashlib
+import http.server
+import json
+import os
+import random
+import re
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+try:  # PyYAML is optional: JSON is valid YAML, and kubeconfig loaders read both.
+    import yaml
+except ImportError:  # pragma: no cover - depends on the environment
+    yaml = None
+
+SKUPPER_GROUP = "skupper.io"
+SKUPPER_VERSION = "v2alpha1"
+SKUPPER_API_VERSION = SKUPPER_GROUP + "/" + SKUPPER_VERSION
+
+UNKNOWN_RESOURCE_MESSAGE = "the server could not find the requested resource"
+DEFAULT_USER = "system:serviceaccount:default:skupperlabs-test"
+INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+
+PRESERVE = "x-kubernetes-preserve-unknown-fields"
+LIST_TYPE = "x-kubernetes-list-type"
+
+
+# --------------------------------------------------------------------------
+# Schemas of the Skupper kinds (a subset of OpenAPI v3 structural schemas)
+# --------------------------------------------------------------------------
+
+def _string(**extra):
+    return dict(type="string", **extra)
+
+
+def _integer(**extra):
+    return dict(type="integer", **extra)
+
+
+def _boolean():
+    return {"type": "boolean"}
+
+
+def _string_map():
+    return {"type": "object", "additionalProperties": {"type": "string"}}
+
+
+def _array(items, **extra):
+    return dict(type="array", items=items, **extra)
+
+
+def _object(properties=None, required=(), preserve=False, **extra):
+    schema = {"type": "object"}
+    if properties is not None:
+        schema["properties"] = properties
+    if required:
+        schema["required"] = list(required)
+    if preserve:
+        schema[PRESERVE] = True
+    schema.update(extra)
+    return schema
+
+
+def _open_object():
+    """An object whose content is kept as sent (x-kubernetes-preserve-unknown-fields)."""
+    return _object(preserve=True)
+
+
+_CONDITION = _object(
+    {
+        "lastTransitionTime": _string(),
+        "message": _string(),
+        "observedGeneration": _integer(minimum=0),
+        "reason": _string(),
+        "status": _string(enum=["True", "False", "Unknown"]),
+        "type": _string(),
+    },
+    required=("lastTransitionTime", "message", "reason", "status", "type"),
+)
+_CONDITIONS = _array(_CONDITION)
+
+
+def _status_schema(extra_properties):
+    properties = {"status": _string(), "message": _string(), "conditions": _CONDITIONS}
+    properties.update(extra_properties)
+    return _object(properties)
+
+
+LISTENER_SPEC = _object(
+    {
+        "routingKey": _string(),
+        "host": _string(),
+        "port": _integer(),
+        "tlsCredentials": _string(),
+        "type": _string(),
+        "observer": _string(),
+        "exposePodsByName": _boolean(),
+        "settings": _string_map(),
+    },
+    required=("routingKey", "host", "port"),
+)
+
+MULTIKEYLISTENER_SPEC = _object(
+    {
+        "host": _string(),
+        "port": _integer(),
+        "strategy": _object(
+            {
+                "priority": _object(
+                    {"routingKeys": _array(_string(), minItems=1, maxItems=256, **{LIST_TYPE: "set"})},
+                    required=("routingKeys",),
+                ),
+                "weighted": _object(
+                    {
+                        "routingKeys": _object(
+                            additionalProperties=_integer(minimum=1), minProperties=1, maxProperties=256
+                        )
+                    },
+                    required=("routingKeys",),
+                ),
+            }
+        ),
+        "tlsCredentials": _string(),
+        "requireClientCert": _boolean(),
+        "observer": _string(),
+        "settings": _string_map(),
+    },
+    required=("host", "port", "strategy"),
+)
+
+CONNECTOR_SPEC = _object(
+    {
+        "routingKey": _string(),
+        "port": _integer(),
+        "host": _string(),
+        "selector": _string(),
+        "tlsCredentials": _string(),
+        "useClientCert": _boolean(),
+        "verifyHostname": _boolean(),
+        "type": _string(),
+        "includeNotReadyPods": _boolean(),
+        "exposePodsByName": _boolean(),
+        "settings": _string_map(),
+    },
+    required=("routingKey", "port"),
+)
+
+SITE_SPEC = _object(
+    {
+        "linkAccess": _string(),
+        "ha": _boolean(),
+        "edge": _boolean(),
+        "serviceAccount": _string(),
+        "defaultIssuer": _string(),
+        "settings": _string_map(),
+    }
+)
+
+STATUS_SCHEMAS = {
+    "Listener": _status_schema({"hasMatchingConnector": _boolean()}),
+    "MultiKeyListener": _status_schema(
+        {
+            "hasDestination": _boolean(),
+            "strategy": _object(
+                {
+                    "priority": _object({"routingKeysReachable": _array(_string())}),
+                    "weighted": _object(
+                        {"routingKeysReachable": _object(additionalProperties=_integer())}
+                    ),
+                }
+            ),
+        }
+    ),
+    "Connector": _status_schema(
+        {
+            "hasMatchingListener": _boolean(),
+            "selectedPods": _array(_object({"name": _string(), "ip": _string()})),
+        }
+    ),
+    "Site": _status_schema(
+        {
+            "defaultIssuer": _string(),
+            "sitesInNetwork": _integer(),
+            "controller": _object({"name": _string(), "namespace": _string(), "version": _string()}),
+            "endpoints": _array(
+                _object({"host": _string(), "port": _string(), "name": _string(), "group": _string()})
+            ),
+            "network": _array(_open_object()),
+        }
+    ),
+}
+
+
+def _custom_schema(kind, spec_schema, spec_required):
+    """The whole-object schema of a custom kind (metadata is checked separately)."""
+    properties = {
+        "apiVersion": _string(),
+        "kind": _string(),
+        "metadata": _open_object(),
+        "spec": spec_schema,
+        "status": STATUS_SCHEMAS.get(kind, _open_object()),
+    }
+    return _object(properties, required=("spec",) if spec_required else ())
+
+
+# --------------------------------------------------------------------------
+# Field errors and the structural-schema validator
+# --------------------------------------------------------------------------
+
+_NO_VALUE = object()
+
+
+def _go_value(value):
+    """Render a value the way Go's field errors print it (%q for strings, %v else)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, sort_keys=True)
+
+
+@dataclass
+class FieldError:
+    """One validation error, as k8s.io/apimachinery's field.Error renders it."""
+
+    field: str
+    reason: str  # the StatusCause reason, e.g. FieldValueRequired
+    label: str  # the text the error type prints, e.g. "Required value"
+    value: Any = _NO_VALUE
+    detail: str = ""
+
+    def body(self):
+        text = self.label
+        if self.value is not _NO_VALUE:
+            text += ": " + _go_value(self.value)
+        if self.detail:
+            text += ": " + self.detail
+        return text
+
+    def __str__(self):
+        return "%s: %s" % (self.field, self.body())
+
+    def cause(self):
+        return {"reason": self.reason, "message": self.body(), "field": self.field}
+
+    @classmethod
+    def required(cls, path, detail=""):
+        return cls(path, "FieldValueRequired", "Required value", detail=detail)
+
+    @classmethod
+    def invalid(cls, path, value, detail):
+        return cls(path, "FieldValueInvalid", "Invalid value", value, detail)
+
+    @classmethod
+    def type_invalid(cls, path, actual_type, expected_type):
+        detail = "%s in body must be of type %s: %s" % (path, expected_type, _go_value(actual_type))
+        return cls(path, "FieldValueTypeInvalid", "Invalid value", actual_type, detail)
+
+    @classmethod
+    def not_supported(cls, path, value, allowed):
+        detail = "supported values: " + ", ".join(_go_value(item) for item in allowed)
+        return cls(path, "FieldValueNotSupported", "Unsupported value", value, detail)
+
+    @classmethod
+    def too_many(cls, path, actual, maximum):
+        return cls(path, "FieldValueTooMany", "Too many", actual, "must have at most %d items" % maximum)
+
+    @classmethod
+    def duplicate(cls, path, value):
+        return cls(path, "FieldValueDuplicate", "Duplicate value", value)
+
+
+def _json_type(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _type_matches(value, expected):
+    actual = _json_type(value)
+    if expected == actual:
+        return True
+    if expected == "integer" and actual == "number":
+        return float(value).is_integer()  # 8080.0 is an integer in JSON terms
+    if expected == "number" and actual == "integer":
+        return True
+    return False
+
+
+def _join(path, key):
+    return "%s.%s" % (path, key) if path else str(key)
+
+
+def validate_structural(value, schema, path="", pruned=None):
+    """Validate ``value`` against a structural schema.
+
+    Returns ``(cleaned_value, errors)``: the value with unknown fields pruned and
+    null fields dropped, and a list of :class:`FieldError`. When ``pruned`` is a
+    list, the paths of the pruned unknown fields are appended to it.
+    """
+    errors = []
+    cleaned = _walk(value, schema, path, errors, pruned if pruned is not None else [])
+    return cleaned, errors
+
+
+def _walk(value, schema, path, errors, pruned):
+    if not schema:
+        return copy.deepcopy(value)
+    expected = schema.get("type")
+    if expected is None and schema.get(PRESERVE):
+        return copy.deepcopy(value)
+    if expected and not _type_matches(value, expected):
+        errors.append(FieldError.type_invalid(path, _json_type(value), expected))
+        return copy.deepcopy(value)
+    if expected == "integer" and isinstance(value, float):
+        value = int(value)
+    if "enum" in schema and value not in schema["enum"]:
+        errors.append(FieldError.not_supported(path, value, schema["enum"]))
+    if "minimum" in schema and isinstance(value, (int, float)) and value < schema["minimum"]:
+        detail = "%s in body should be greater than or equal to %s" % (path, schema["minimum"])
+        errors.append(FieldError.invalid(path, value, detail))
+    if isinstance(value, dict):
+        return _walk_object(value, schema, path, errors, pruned)
+    if isinstance(value, list):
+        return _walk_array(value, schema, path, errors, pruned)
+    return value
+
+
+def _walk_object(value, schema, path, errors, pruned):
+    properties = schema.get("properties")
+    additional = schema.get("additionalProperties")
+    preserve = schema.get(PRESERVE, False)
+    cleaned = {}
+    for key, item in value.items():
+        if properties is not None and key in properties:
+            sub_schema = properties[key]
+        elif isinstance(additional, dict):
+            sub_schema = additional
+        elif preserve or additional is True:
+            cleaned[key] = copy.deepcopy(item)
+            continue
+        else:
+            pruned.append(_join(path, key))
+            continue
+        if item is None and not sub_schema.get("nullable"):
+            continue  # null is pruned before validation, as for CRDs
+        cleaned[key] = _walk(item, sub_schema, _join(path, key), errors, pruned)
+    for key in schema.get("required", ()):
+        if key not in cleaned:
+            errors.append(FieldError.required(_join(path, key)))
+    count = len(cleaned)
+    if "minProperties" in schema and count < schema["minProperties"]:
+        detail = "%s in body should have at least %d properties" % (path, schema["minProperties"])
+        errors.append(FieldError.invalid(path, count, detail))
+    if "maxProperties" in schema and count > schema["maxProperties"]:
+        errors.append(FieldError.too_many(path, count, schema["maxProperties"]))
+    return cleaned
+
+
+def _walk_array(value, schema, path, errors, pruned):
+    items_schema = schema.get("items")
+    cleaned = [
+        _walk(item, items_schema, "%s[%d]" % (path, index), errors, pruned) for index, item in enumerate(value)
+    ]
+    count = len(cleaned)
+    if "minItems" in schema and count < schema["minItems"]:
+        errors.append(
+            FieldError.invalid(path, count, "%s in body should have at least %d items" % (path, schema["minItems"]))
+        )
+    if "maxItems" in schema and count > schema["maxItems"]:
+        errors.append(FieldError.too_many(path, count, schema["maxItems"]))
+    if schema.get(LIST_TYPE) == "set":
+        seen = []
+        for index, item in enumerate(cleaned):
+            if item in seen:
+                errors.append(FieldError.duplicate("%s[%d]" % (path, index), item))
+            else:
+                seen.append(item)
+    return cleaned
+
+
+# CEL rules and oneOf, coded by hand: rule(new_object, old_object_or_None) -> [FieldError]
+
+def _strategy_kinds(obj):
+    spec = obj.get("spec") if isinstance(obj, dict) else None
+    strategy = spec.get("strategy") if isinstance(spec, dict) else None
+    if not isinstance(strategy, dict):
+        return None
+    return [key for key in ("priority", "weighted") if key in strategy]
+
+
+def _multikeylistener_rules(new, old):
+    errors = []
+    kinds = _strategy_kinds(new)
+    if kinds is None:
+        return errors
+    if len(kinds) != 1:
+        errors.append(
+            FieldError.invalid("spec.strategy", "object", "exactly one of priority or weighted must be set")
+        )
+    elif old is not None:
+        old_kinds = _strategy_kinds(old)
+        if old_kinds and old_kinds != kinds:
+            errors.append(FieldError.invalid("spec.strategy", "object", "strategy is immutable"))
+    return errors
+
+
+def _connector_rules(new, old):
+    spec = new.get("spec")
+    if not isinstance(spec, dict):
+        return []
+    matched = sum(1 for key in ("selector", "host") if key in spec)
+    if matched == 1:
+        return []
+    found = "Found none valid" if matched == 0 else "Found %d valid alternatives" % matched
+    detail = '"spec" must validate one and only one schema (oneOf). ' + found
+    return [FieldError.invalid("spec", "object", detail)]
+
+
+# --------------------------------------------------------------------------
+# Resource types
+# --------------------------------------------------------------------------
+
+CUSTOM_VERBS = ("delete", "deletecollection", "get", "list", "patch", "create", "update", "watch")
+CORE_NAMESPACED_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+NAMESPACE_VERBS = ("create", "delete", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """One REST resource the double serves."""
+
+    group: str  # "" for core
+    version: str
+    plural: str
+    singular: str
+    kind: str
+    namespaced: bool = True
+    short_names: tuple = ()
+    status_subresource: bool = True
+    verbs: tuple = CUSTOM_VERBS
+    schema: Optional[dict] = None
+    rules: Optional[Callable] = None
+    name_rule: str = "subdomain"  # subdomain | label | label1035
+    field_labels: tuple = ("metadata.name", "metadata.namespace")
+
+    @property
+    def api_version(self):
+        return "%s/%s" % (self.group, self.version) if self.group else self.version
+
+    @property
+    def resource_ref(self):
+        """How error messages name the resource: listeners.skupper.io, secrets."""
+        return "%s.%s" % (self.plural, self.group) if self.group else self.plural
+
+    @property
+    def kind_ref(self):
+        """How Invalid messages name the kind: Listener.skupper.io, Secret."""
+        return "%s.%s" % (self.kind, self.group) if self.group else self.kind
+
+    @property
+    def is_custom(self):
+        return bool(self.group)
+
+
+def _skupper(plural, kind, spec=None, short_names=(), rules=None, spec_required=False):
+    schema = _custom_schema(kind, spec if spec is not None else _open_object(), spec_required)
+    return ResourceType(
+        SKUPPER_GROUP, SKUPPER_VERSION, plural, kind.lower(), kind,
+        short_names=short_names, schema=schema, rules=rules,
+    )
+
+
+SKUPPER_TYPES = (
+    _skupper("listeners", "Listener", LISTENER_SPEC, ("lnr",), spec_required=True),
+    _skupper("multikeylisteners", "MultiKeyListener", MULTIKEYLISTENER_SPEC,
+             rules=_multikeylistener_rules, spec_required=True),
+    _skupper("connectors", "Connector", CONNECTOR_SPEC, ("cnr",), rules=_connector_rules, spec_required=True),
+    _skupper("sites", "Site", SITE_SPEC, ("st",)),
+    _skupper("links", "Link"),
+    _skupper("accessgrants", "AccessGrant"),
+    _skupper("accesstokens", "AccessToken"),
+    _skupper("routeraccesses", "RouterAccess"),
+    _skupper("certificates", "Certificate"),
+    _skupper("securedaccesses", "SecuredAccess"),
+)
+
+CORE_TYPES = (
+    ResourceType("", "v1", "namespaces", "namespace", "Namespace", namespaced=False, short_names=("ns",),
+                 verbs=NAMESPACE_VERBS, name_rule="label", field_labels=("metadata.name", "status.phase")),
+    ResourceType("", "v1", "secrets", "secret", "Secret", status_subresource=False,
+                 verbs=CORE_NAMESPACED_VERBS, field_labels=("metadata.name", "metadata.namespace", "type")),
+    ResourceType("", "v1", "configmaps", "configmap", "ConfigMap", short_names=("cm",),
+                 status_subresource=False, verbs=CORE_NAMESPACED_VERBS),
+    ResourceType("", "v1", "services", "service", "Service", short_names=("svc",),
+                 verbs=CORE_NAMESPACED_VERBS, name_rule="label1035"),
+)
+
+ALL_TYPES = CORE_TYPES + SKUPPER_TYPES
+_TYPES_BY_PLURAL = {rtype.plural: rtype for rtype in ALL_TYPES}
+
+
+def resource_type(plural):
+    """The ResourceType of a plural name (KeyError when the double does not serve it)."""
+    return _TYPES_BY_PLURAL[plural]
+
+
+# --------------------------------------------------------------------------
+# Names, labels and selectors
+# --------------------------------------------------------------------------
+
+_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_LABEL1035_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_QUALIFIED_NAME_RE = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_CONFIG_KEY_RE = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+_SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+    "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
+    "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+_LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
+    "start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
+    "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+_LABEL1035_MSG = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+    "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
+    "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+)
+_QUALIFIED_NAME_MSG = (
+    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+    "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
+    "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+)
+_LABEL_VALUE_MSG = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
+    "and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or "
+    "'12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+)
+_CONFIG_KEY_MSG = (
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  "
+    "or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"
+)
+
+_NAME_RULES = {
+    "subdomain": (_SUBDOMAIN_RE, 253, _SUBDOMAIN_MSG),
+    "label": (_LABEL_RE, 63, _LABEL_MSG),
+    "label1035": (_LABEL1035_RE, 63, _LABEL1035_MSG),
+}
+
+
+def name_errors(name, rule="subdomain", path="metadata.name"):
+    """Field errors for an object name under one of the Kubernetes name rules."""
+    regex, limit, message = _NAME_RULES[rule]
+    errors = []
+    if len(name) > limit:
+        errors.append(FieldError.invalid(path, name, "must be no more than %d characters" % limit))
+    if not regex.match(name):
+        errors.append(FieldError.invalid(path, name, message))
+    return errors
+
+
+def _label_key_errors(key, path):
+    errors = []
+    prefix, slash, name = key.rpartition("/")
+    if slash:
+        if not prefix:
+            errors.append(FieldError.invalid(path, key, "prefix part must be non-empty"))
+        elif len(prefix) > 253 or not _SUBDOMAIN_RE.match(prefix):
+            errors.append(FieldError.invalid(path, key, "prefix part " + _SUBDOMAIN_MSG))
+    if not name:
+        errors.append(FieldError.invalid(path, key, "name part must be non-empty"))
+    elif len(name) > 63:
+        errors.append(FieldError.invalid(path, key, "name part must be no more than 63 characters"))
+    elif not _QUALIFIED_NAME_RE.match(name):
+        errors.append(FieldError.invalid(path, key, _QUALIFIED_NAME_MSG))
+    return errors
+
+
+def _label_value_errors(value, path):
+    errors = []
+    if len(value) > 63:
+        errors.append(FieldError.invalid(path, value, "must be no more than 63 characters"))
+    if not _LABEL_VALUE_RE.match(value):
+        errors.append(FieldError.invalid(path, value, _LABEL_VALUE_MSG))
+    return errors
+
+
+class SelectorError(ValueError):
+    """A label or field selector that does not parse."""
+
+
+def _split_top_level(text):
+    parts, depth, current = [], 0, []
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+_SET_REQUIREMENT_RE = re.compile(r"^\s*(\S+)\s+(in|notin)\s*\((.*)\)\s*$")
+_OPERATOR_RE = re.compile(r"^\s*([^=!<>\s]+)\s*(==|=|!=|<|>)\s*(\S*)\s*$")
+
+
+def parse_label_selector(text):
+    """Parse a label selector into a list of (key, operator, values) requirements."""
+    requirements = []
+    if not text or not text.strip():
+        return requirements
+    for raw in _split_top_level(text):
+        part = raw.strip()
+        if not part:
+            raise SelectorError("unable to parse requirement: found '', expected: identifier")
+        match = _SET_REQUIREMENT_RE.match(part)
+        if match:
+            key, operator, values = match.group(1), match.group(2), match.group(3)
+            values = [value.strip() for value in values.split(",")]
+            values = [value for value in values if value]
+            if not values:
+                raise SelectorError("unable to parse requirement: for 'in', 'notin' operators, "
+                                    "values set can't be empty")
+        elif part.startswith("!"):
+            key, operator, values = part[1:].strip(), "!", []
+        else:
+            match = _OPERATOR_RE.match(part)
+            if match:
+                key, operator, values = match.group(1), match.group(2), [match.group(3)]
+                if operator == "==":
+                    operator = "="
+                if operator in ("<", ">") and not re.match(r"^-?\d+$", values[0]):
+                    raise SelectorError(
+                        "unable to parse requirement: for 'Gt', 'Lt' operators, the value must be an integer"
+                    )
+            elif re.match(r"^\S+$", part) and not any(c in part for c in "=!<>()"):
+                key, operator, values = part, "exists", []
+            else:
+                raise SelectorError("unable to parse requirement: found '%s', expected: identifier" % part)
+        key_problems = _label_key_errors(key, "key")
+        if key_problems:
+            raise SelectorError("unable to parse requirement: %s" % key_problems[0])
+        if operator not in ("<", ">"):
+            for value in values:
+                value_problems = _label_value_errors(value, "values[0]")
+                if value_problems:
+                    raise SelectorError("unable to parse requirement: %s" % value_problems[0])
+        requirements.append((key, operator, values))
+    return requirements
+
+
+def labels_match(requirements, labels):
+    """True when the labels satisfy every requirement of a parsed selector."""
+    labels = labels or {}
+    for key, operator, values in requirements:
+        present = key in labels
+        value = labels.get(key)
+        if operator == "=" and value != values[0]:
+            return False
+        if operator == "!=" and present and value == values[0]:
+            return False
+        if operator == "in" and (not present or value not in values):
+            return False
+        if operator == "notin" and present and value in values:
+            return False
+        if operator == "exists" and not present:
+            return False
+        if operator == "!" and present:
+            return False
+        if operator in ("<", ">"):
+            try:
+                number = int(value)
+            except (TypeError, ValueError):
+                return False
+            limit = int(values[0])
+            if (operator == ">" and not number > limit) or (operator == "<" and not number < limit):
+                return False
+    return True
+
+
+def parse_field_selector(text, allowed):
+    """Parse a field selector into (path, operator, value) terms; SelectorError if unsupported."""
+    terms = []
+    if not text or not text.strip():
+        return terms
+    for raw in text.split(","):
+        part = raw.strip()
+        match = re.match(r"^([^=!]+?)\s*(==|=|!=)\s*(.*)$", part)
+        if not match:
+            raise SelectorError("invalid selector: '%s'; can't understand '%s'" % (text, part))
+        path, operator, value = match.group(1).strip(), match.group(2), match.group(3).strip()
+        if path not in allowed:
+            raise SelectorError("field label not supported: %s" % path)
+        terms.append((path, "!=" if operator == "!=" else "=", value))
+    return terms
+
+
+def _dotted(obj, path):
+    current = obj
+    for part in path.split("."):
+        if not isinstance(current, dict):
+            return ""
+        current = current.get(part)
+    return "" if current is None else str(current)
+
+
+def fields_match(terms, obj):
+    for path, operator, value in terms:
+        actual = _dotted(obj, path)
+        if (operator == "=") != (actual == value):
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------
+# Patches
+# --------------------------------------------------------------------------
+
+def merge_patch(target, patch):
+    """Apply a JSON merge patch (RFC 7386) and return the result (inputs untouched)."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+class JsonPatchError(ValueError):
+    """A JSON patch operation that cannot be applied."""
+
+
+def _pointer_tokens(pointer):
+    if not isinstance(pointer, str):
+        raise JsonPatchError("invalid JSON pointer: %r" % (pointer,))
+    if pointer == "":
+        return []
+    if not pointer.startswith("/"):
+        raise JsonPatchError("JSON pointer must be empty or start with a \"/\": %s" % pointer)
+    return [token.replace("~1", "/").replace("~0", "~") for token in pointer[1:].split("/")]
+
+
+def _list_index(container, token, pointer, allow_end):
+    if token == "-" and allow_end:
+        return len(container)
+    if not re.match(r"^(0|[1-9][0-9]*)$", token):
+        raise JsonPatchError("invalid array index %r in %s" % (token, pointer))
+    index = int(token)
+    limit = len(container) if allow_end else len(container) - 1
+    if index > limit:
+        raise JsonPatchError("array index out of bounds: %s" % pointer)
+    return index
+
+
+def _resolve_parent(doc, tokens, pointer, operation):
+    current = doc
+    for token in tokens[:-1]:
+        if isinstance(current, dict):
+            if token not in current:
+                raise JsonPatchError("%s operation does not apply: doc is missing path: \"%s\": missing value"
+                                     % (operation, pointer))
+            current = current[token]
+        elif isinstance(current, list):
+            current = current[_list_index(current, token, pointer, False)]
+        else:
+            raise JsonPatchError("%s operation does not apply: doc is missing path: \"%s\": missing value"
+                                 % (operation, pointer))
+    return current
+
+
+def _pointer_get(doc, pointer, operation):
+    tokens = _pointer_tokens(pointer)
+    if not tokens:
+        return doc
+    parent = _resolve_parent(doc, tokens, pointer, operation)
+    last = tokens[-1]
+    if isinstance(parent, dict) and last in parent:
+        return parent[last]
+    if isinstance(parent, list):
+        return parent[_list_index(parent, last, pointer, False)]
+    raise JsonPatchError("%s operation does not apply: doc is missing key: %s: missing value" % (operation, pointer))
+
+
+def _pointer_add(doc, pointer, value, operation="add"):
+    tokens = _pointer_tokens(pointer)
+    if not tokens:
+        return value
+    parent = _resolve_parent(doc, tokens, pointer, operation)
+    last = tokens[-1]
+    if isinstance(parent, dict):
+        parent[last] = value
+    elif isinstance(parent, list):
+        parent.insert(_list_index(parent, last, pointer, True), value)
+    else:
+        raise JsonPatchError("%s operation does not apply: doc is missing path: \"%s\": missing value"
+                             % (operation, pointer))
+    return doc
+
+
+def _pointer_remove(doc, pointer, operation="remove"):
+    tokens = _pointer_tokens(pointer)
+    if not tokens:
+        raise JsonPatchError("%s operation does not apply: cannot remove the whole document" % operation)
+    parent = _resolve_parent(doc, tokens, pointer, operation)
+    last = tokens[-1]
+    if isinstance(parent, dict) and last in parent:
+        return parent.pop(last)
+    if isinstance(parent, list):
+        return parent.pop(_list_index(parent, last, pointer, False))
+    raise JsonPatchError("%s operation does not apply: doc is missing key: %s: missing value" % (operation, pointer))
+
+
+def json_patch(document, operations):
+    """Apply a JSON patch (RFC 6902) and return the result (inputs untouched)."""
+    if not isinstance(operations, list):
+        raise JsonPatchError("a JSON patch must be a list of operations")
+    doc = copy.deepcopy(document)
+    for operation in operations:
+        if not isinstance(operation, dict):
+            raise JsonPatchError("a JSON patch operation must be an object")
+        name = operation.get("op")
+        path = operation.get("path")
+        if name in ("add", "replace", "test") and "value" not in operation:
+            raise JsonPatchError("%s operation has no value" % name)
+        if name == "add":
+            doc = _pointer_add(doc, path, copy.deepcopy(operation["value"]))
+        elif name == "remove":
+            _pointer_remove(doc, path)
+        elif name == "replace":
+            if _pointer_tokens(path):
+                _pointer_remove(doc, path, "replace")
+            doc = _pointer_add(doc, path, copy.deepcopy(operation["value"]), "replace")
+        elif name == "move":
+            value = _pointer_remove(doc, operation.get("from"), "move")
+            doc = _pointer_add(doc, path, value, "move")
+        elif name == "copy":
+            value = copy.deepcopy(_pointer_get(doc, operation.get("from"), "copy"))
+            doc = _pointer_add(doc, path, value, "copy")
+        elif name == "test":
+            if _pointer_get(doc, path, "test") != operation["value"]:
+                raise JsonPatchError("testing value %s failed: test failed" % path)
+        else:
+            raise JsonPatchError("Unexpected kind: %s" % name)
+    return doc
+
+
+# --------------------------------------------------------------------------
+# Status bodies
+# --------------------------------------------------------------------------
+
+class ApiError(Exception):
+    """An error answer: an HTTP code and a Status body."""
+
+    def __init__(self, body, headers=None):
+        super().__init__(body.get("message", ""))
+        self.code = body["code"]
+        self.body = body
+        self.headers = headers or {}
+
+
+def status_failure(code, reason, message, details=None):
+    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
+            "reason": reason}
+    if details is not None:
+        body["details"] = details
+    body["code"] = code
+    return body
+
+
+def _details(rtype, name=None, **extra):
+    details = {}
+    if name:
+        details["name"] = name
+    if rtype.group:
+        details["group"] = rtype.group
+    details["kind"] = rtype.plural
+    details.update(extra)
+    return details
+
+
+def error_not_found(rtype, name):
+    return ApiError(status_failure(404, "NotFound", '%s "%s" not found' % (rtype.resource_ref, name),
+                                   _details(rtype, name)))
+
+
+def error_unknown_resource():
+    return ApiError(status_failure(404, "NotFound", UNKNOWN_RESOURCE_MESSAGE, {}))
+
+
+def error_already_exists(rtype, name):
+    return ApiError(status_failure(409, "AlreadyExists", '%s "%s" already exists' % (rtype.resource_ref, name),
+                                   _details(rtype, name)))
+
+
+def error_conflict(rtype, name, reason_text=None):
+    text = reason_text or ("the object has been modified; please apply your changes to the latest version "
+                           "and try again")
+    message = 'Operation cannot be fulfilled on %s "%s": %s' % (rtype.resource_ref, name, text)
+    return ApiError(status_failure(409, "Conflict", message, _details(rtype, name)))
+
+
+def error_invalid(rtype, name, errors):
+    if len(errors) == 1:
+        listing = str(errors[0])
+    else:
+        listing = "[" + ", ".join(str(error) for error in errors) + "]"
+    message = '%s "%s" is invalid: %s' % (rtype.kind_ref, name, listing)
+    details = {"name": name} if name else {}
+    if rtype.group:
+        details["group"] = rtype.group
+    details["kind"] = rtype.kind
+    details["causes"] = [error.cause() for error in errors]
+    return ApiError(status_failure(422, "Invalid", message, details))
+
+
+def error_bad_request(message):
+    return ApiError(status_failure(400, "BadRequest", message))
+
+
+def error_method_not_allowed():
+    return ApiError(status_failure(405, "MethodNotAllowed",
+                                   "the server does not allow this method on the requested resource", {}))
+
+
+def error_unsupported_media(accepted):
+    message = ("the body of the request was in an unknown format - accepted media types include: "
+               + ", ".join(accepted))
+    return ApiError(status_failure(415, "UnsupportedMediaType", message))
+
+
+# --------------------------------------------------------------------------
+# Table output (what kubectl get asks for)
+# --------------------------------------------------------------------------
+
+# (column name, type, dotted path into the object, or #field for its size); the Skupper rows come
+# from the CRDs' additionalPrinterColumns
+PRINTER_COLUMNS = {
+    "listeners": (("Routing Key", "string", "spec.routingKey"), ("Port", "integer", "spec.port"),
+                  ("Host", "string", "spec.host"), ("Status", "string", "status.status"),
+                  ("Has Matching Connector", "boolean", "status.hasMatchingConnector"),
+                  ("Message", "string", "status.message")),
+    "multikeylisteners": (("Status", "string", "status.status"), ("Message", "string", "status.message"),
+                          ("HasDestination", "boolean", "status.hasDestination")),
+    "connectors": (("Routing Key", "string", "spec.routingKey"), ("Port", "integer", "spec.port"),
+                   ("Host", "string", "spec.host"), ("Selector", "string", "spec.selector"),
+                   ("Status", "string", "status.status"),
+                   ("Has Matching Listener", "boolean", "status.hasMatchingListener"),
+                   ("Message", "string", "status.message")),
+    "sites": (("Status", "string", "status.status"), ("Sites In Network", "integer", "status.sitesInNetwork"),
+              ("Message", "string", "status.message")),
+    "namespaces": (("Status", "string", "status.phase"),),
+    "secrets": (("Type", "string", "type"), ("Data", "integer", "#data")),
+    "configmaps": (("Data", "integer", "#data"),),
+}
+_AGE = ("Age", "date", None)
+
+
+def _lookup(obj, dotted):
+    current = obj
+    for part in dotted.split("."):
+        if not isinstance(current, dict) or part not in current:
+            return None
+        current = current[part]
+    return current
+
+
+def _human_age(timestamp):
+    try:
+        created = datetime.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    except (TypeError, ValueError):
+        return "<unknown>"
+    seconds = max(0, int((datetime.datetime.now(datetime.timezone.utc) - created).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= 2 * size:
+            return "%d%s" % (seconds // size, unit)
+    return "%ds" % seconds
+
+
+def table_of(rtype, items, list_metadata):
+    """A meta.k8s.io/v1 Table of objects, as the server answers kubectl get."""
+    columns = PRINTER_COLUMNS.get(rtype.plural, ())
+    if not rtype.is_custom or not columns:
+        columns = columns + (_AGE,)
+    definitions = [{"name": "Name", "type": "string", "format": "name", "description": "Name of the object",
+                    "priority": 0}]
+    definitions += [{"name": name, "type": kind, "format": "", "description": "", "priority": 0}
+                    for name, kind, _path in columns]
+    rows = []
+    for obj in items:
+        meta = obj.get("metadata", {})
+        cells = [meta.get("name", "")]
+        for _name, kind, path in columns:
+            if kind == "date":
+                cells.append(_human_age(meta.get("creationTimestamp")))
+            elif path.startswith("#"):
+                cells.append(len(obj.get(path[1:]) or {}))  # a count, as the Data column of secrets
+            else:
+                cells.append(_lookup(obj, path))
+        rows.append({"cells": cells, "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                                                "metadata": copy.deepcopy(meta)}})
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": dict(list_metadata),
+            "columnDefinitions": definitions, "rows": rows}
+
+
+# --------------------------------------------------------------------------
+# Request log and fault switches
+# --------------------------------------------------------------------------
+
+@dataclass
+class RequestRecord:
+    """One HTTP request the double received."""
+
+    method: str
+    path: str
+    query: dict
+    content_type: str
+    body: Any = None
+    discovery: bool = False
+    group: Optional[str] = None
+    version: Optional[str] = None
+    namespace: Optional[str] = None
+    plural: Optional[str] = None
+    name: Optional[str] = None
+    subresource: Optional[str] = None
+    dry_run: bool = False
+    token: Optional[str] = None
+    user_agent: str = ""
+    status: Optional[int] = None  # the HTTP code answered; 0 when the connection was dropped
+    dropped: bool = False
+    timestamp: float = field(default_factory=time.time)
+
+    @property
+    def is_write(self):
+        return self.method in WRITE_METHODS
+
+
+@dataclass
+class _Fault:
+    action: str  # drop | fail | conflict
+    remaining: int
+    status: int = 500
+    path_contains: Optional[str] = None
+    methods: Optional[tuple] = None
+    after_processing: bool = False
+
+    def matches(self, record):
+        if self.remaining <= 0:
+            return False
+        if self.methods is not None and record.method not in self.methods:
+            return False
+        if self.path_contains is not None and self.path_contains not in record.path:
+            return False
+        if self.action == "conflict" and (record.discovery or record.plural is None):
+            return False
+        return True
+
+
+_FAIL_BODIES = {
+    429: ("TooManyRequests", "Too many requests, please try again later."),
+    500: ("InternalError", "Internal error occurred: injected by the test double"),
+    502: ("InternalError", "Internal error occurred: bad gateway (injected by the test double)"),
+    503: ("ServiceUnavailable", "the server is currently unable to handle the request"),
+    504: ("Timeout", "the server was unable to return a response in the time allotted, but may still be "
+                     "processing the request"),
+}
+
+
+def _describe_path(path):
+    """Split a request path the way the API server's RequestInfo resolver does."""
+    parts = [urllib.parse.unquote(part) for part in path.split("/") if part]
+    info = {"discovery": False, "group": None, "version": None, "namespace": None, "plural": None,
+            "name": None, "subresource": None}
+    if not parts:
+        return info
+    if parts[0] in ("version", "openapi"):
+        info["discovery"] = True
+        return info
+    if parts[0] == "api":
+        if len(parts) <= 2:
+            info["discovery"] = True
+            return info
+        info["group"], info["version"], rest = "", parts[1], parts[2:]
+    elif parts[0] == "apis":
+        if len(parts) <= 3:
+            info["discovery"] = True
+            return info
+        info["group"], info["version"], rest = parts[1], parts[2], parts[3:]
+    else:
+        return info
+    if rest[0] == "namespaces" and len(rest) > 1:
+        info["namespace"] = rest[1]
+        if len(rest) > 2 and rest[2] not in ("status", "finalize"):
+            rest = rest[2:]
+    info["plural"] = rest[0]
+    if len(rest) > 1:
+        info["name"] = rest[1]
+    if len(rest) > 2:
+        info["subresource"] = "/".join(rest[2:])
+    return info
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _bearer(header_value):
+    if header_value and header_value.lower().startswith("bearer "):
+        return header_value[7:].strip()
+    return None
+
+
+_SERVER_OWNED = ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
+                 "deletionGracePeriodSeconds", "generation", "managedFields", "selfLink")
+
+
+def _without_version(obj):
+    clone = copy.deepcopy(obj)
+    clone.get("metadata", {}).pop("resourceVersion", None)
+    return clone
+
+
+def _spec_part(obj):
+    return {key: value for key, value in obj.items() if key not in ("metadata", "status")}
+
+
+def _ordered(obj):
+    """apiVersion, kind and metadata first, as the real server prints them."""
+    head = {key: obj[key] for key in ("apiVersion", "kind", "metadata") if key in obj}
+    head.update((key, value) for key, value in obj.items() if key not in head)
+    return head
+
+
+# --------------------------------------------------------------------------
+# The double
+# --------------------------------------------------------------------------
+
+class KubeApiDouble:
+    """A TEST DOUBLE of the Kubernetes API server (see the module docstring).
+
+    Use as ``with KubeApiDouble() as api: api.write_kubeconfig(path)``, or call
+    :meth:`start` and :meth:`stop`. Every public method is thread safe.
+    """
+
+    def __init__(self, crds_installed=True, token=None, user=DEFAULT_USER):
+        self._lock = threading.RLock()
+        self._store = {}  # (plural, namespace or "", name) -> object
+        self._rv = 100
+        self._faults = []
+        self._ip_counter = 10
+        self._server = None
+        self._thread = None
+        #: every request received, oldest first (RequestRecord); see calls()
+        self.requests = []
+        #: seconds added before every response
+        self.latency = 0.0
+        #: None, 401 (every request is Unauthorized) or 403 (every resource request is Forbidden)
+        self.auth_mode = None
+        #: False makes skupper.io unknown to the server (discovery and every path)
+        self.crds_installed = crds_installed
+        #: the user named in 403 messages
+        self.forbidden_user = user
+        #: the bearer token written into kubeconfigs (never checked)
+        self.token = token or "kube-api-double-" + secrets.token_hex(8)
+        #: tracebacks of exceptions raised by _on_change or by a bug in the double (answered 500)
+        self.errors = []
+        self.version_info = {
+            "major": "1", "minor": "31", "gitVersion": "v1.31.0",
+            "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
+            "buildDate": "2024-08-13T07:28:49Z", "goVersion": "go1.22.5", "compiler": "gc",
+            "platform": "linux/amd64",
+        }
+        for namespace in INITIAL_NAMESPACES:
+            self.create_namespace(namespace, notify=False)
+
+    # ---- life cycle ------------------------------------------------------
+
+    def start(self):
+        """Serve on 127.0.0.1 on a free port, in a daemon thread. Returns self."""
+        with self._lock:
+            if self._server is not None:
+                return self
+            server = _Server(("127.0.0.1", 0), _Handler, self)
+            self._server = server
+            self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                                            name="kube-api-double-%d" % server.server_address[1], daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self):
+        """Stop serving and close every open connection."""
+        with self._lock:
+            server, thread = self._server, self._thread
+            self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()
+        server.close_all_connections()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    @property
+    def port(self):
+        if self._server is None:
+            raise RuntimeError("the KubeApiDouble is not started")
+        return self._server.server_address[1]
+
+    @property
+    def url(self):
+        """The server URL, http://127.0.0.1:PORT (the double must be started)."""
+        return "http://127.0.0.1:%d" % self.port
+
+    def write_kubeconfig(self, path, namespace=None, context="double", token=None):
+        """Write a kubeconfig for this server (bearer token, current context set); return the path."""
+        context_body = {"cluster": context, "user": context}
+        if namespace:
+            context_body["namespace"] = namespace
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": context, "cluster": {"server": self.url}}],
+            "users": [{"name": context, "user": {"token": token or self.token}}],
+            "contexts": [{"name": context, "context": context_body}],
+            "current-context": context,
+            "preferences": {},
+        }
+        path = os.fspath(path)
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            if yaml is not None:
+                yaml.safe_dump(config, handle, default_flow_style=False, sort_keys=False)
+            else:
+                json.dump(config, handle, indent=2)
+        os.chmod(path, 0o600)
+        return path
+
+    # ---- request log -----------------------------------------------------
+
+    def calls(self, method=None, plural=None, name=None, exclude_discovery=True, namespace=None):
+        """The logged requests (RequestRecord) that match every filter given, oldest first.
+
+        ``plural``, ``name`` and ``namespace`` are read from the path as the API
+        server does (for /api/v1/namespaces/x both name and namespace are "x").
+        """
+        wanted_method = method.upper() if method else None
+        with self._lock:
+            records = list(self.requests)
+        return [
+            record for record in records
+            if (wanted_method is None or record.method == wanted_method)
+            and (plural is None or record.plural == plural)
+            and (name is None or record.name == name)
+            and (namespace is None or record.namespace == namespace)
+            and not (exclude_discovery and record.discovery)
+        ]
+
+    def writes(self):
+        """POST, PUT, PATCH and DELETE requests that were not dry runs (whatever their answer)."""
+        return [record for record in self.calls() if record.is_write and not record.dry_run]
+
+    def reset_calls(self):
+        with self._lock:
+            self.requests.clear()
+
+    # ---- fault switches --------------------------------------------------
+
+    def fail_next(self, n=1, status=500, path_contains=None, methods=None):
+        """Answer the next ``n`` matching requests with ``status`` (500, 503, 429, 502, 504).
+
+        Any request matches, discovery included, unless ``path_contains`` (a
+        substring of the path) or ``methods`` narrow it. Nothing is processed.
+        """
+        if status not in _FAIL_BODIES:
+            raise ValueError("fail_next supports the statuses %s" % sorted(_FAIL_BODIES))
+        self._add_fault(_Fault("fail", n, status=status, path_contains=path_contains,
+                               methods=self._methods(methods)))
+
+    def drop_next(self, n=1, path_contains=None, methods=None, after_processing=False):
+        """Close the connection of the next ``n`` matching requests without answering.
+
+        With ``after_processing=True`` the request is carried out (a write is stored)
+        and only the answer is lost.
+        """
+        self._add_fault(_Fault("drop", n, path_contains=path_contains, methods=self._methods(methods),
+                               after_processing=after_processing))
+
+    def conflict_next(self, n=1, methods=("PUT", "PATCH", "POST"), path_contains=None):
+        """Answer the next ``n`` matching resource writes with 409 Conflict, storing nothing."""
+        self._add_fault(_Fault("conflict", n, path_contains=path_contains, methods=self._methods(methods)))
+
+    def clear_faults(self):
+        with self._lock:
+            self._faults.clear()
+
+    @staticmethod
+    def _methods(methods):
+        if methods is None:
+            return None
+        if isinstance(methods, str):
+            methods = (methods,)
+        return tuple(method.upper() for method in methods)
+
+    def _add_fault(self, fault):
+        if fault.remaining < 0:
+            raise ValueError("n must not be negative")
+        with self._lock:
+            self._faults.append(fault)
+
+    def _take_fault(self, record, actions):
+        with self._lock:
+            for fault in self._faults:
+                if fault.action in actions and fault.matches(record):
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        self._faults.remove(fault)
+                    return fault
+            return None
+
+    # ---- direct store access (no HTTP, no validation) ---------------------
+
+    def get_object(self, plural, namespace, name):
+        """A deep copy of a stored object, or None."""
+        with self._lock:
+            obj = self._store.get(self._key(plural, namespace, name))
+            return copy.deepcopy(obj) if obj is not None else None
+
+    def list_objects(self, plural, namespace=None):
+        """Deep copies of the stored objects of a type (in one namespace if given)."""
+        with self._lock:
+            return [copy.deepcopy(obj) for (kind, ns, _name), obj in sorted(self._store.items())
+                    if kind == plural and (namespace is None or ns == namespace)]
+
+    def put_object(self, plural, namespace, obj, notify=True):
+        """Store an object as given (status included), filling server-owned metadata.
+
+        No validation. A missing namespace is created. Bumps resourceVersion and
+        returns a copy of what is stored.
+        """
+        rtype = resource_type(plural)
+        obj = copy.deepcopy(obj)
+        obj["apiVersion"], obj["kind"] = rtype.api_version, rtype.kind
+        meta = obj.setdefault("metadata", {})
+        name = meta["name"]
+        with self._lock:
+            created_namespace = False
+            if rtype.namespaced:
+                meta["namespace"] = namespace
+                if self._key("namespaces", None, namespace) not in self._store:
+                    self.create_namespace(namespace, notify=False)
+                    created_namespace = True
+            key = self._key(plural, namespace if rtype.namespaced else None, name)
+            old = self._store.get(key)
+            meta.setdefault("uid", old["metadata"]["uid"] if old else str(uuid.uuid4()))
+            meta.setdefault("creationTimestamp", old["metadata"]["creationTimestamp"] if old else _now())
+            if rtype.is_custom:
+                meta.setdefault("generation", old["metadata"].get("generation", 1) if old else 1)
+            self._rv += 1
+            meta["resourceVersion"] = str(self._rv)
+            self._store[key] = _ordered(obj)
+            stored = copy.deepcopy(self._store[key])
+        if notify:
+            if created_namespace:
+                self._on_change("namespaces", None, namespace)
+            self._on_change(plural, namespace if rtype.namespaced else None, name)
+        return stored
+
+    def delete_object(self, plural, namespace, name, notify=True):
+        """Remove a stored object; returns True when there was one."""
+        with self._lock:
+            removed = self._store.pop(self._key(plural, namespace, name), None)
+            if removed is not None:
+                self._rv += 1
+        if removed is not None and notify:
+            self._on_change(plural, namespace, name)
+        return removed is not None
+
+    def set_status(self, plural, namespace, name, status, notify=True):
+        """Replace the status of a stored object (bumps resourceVersion); KeyError if absent."""
+        with self._lock:
+            key = self._key(plural, namespace, name)
+            if key not in self._store:
+                raise KeyError("%s %s/%s does not exist" % (plural, namespace, name))
+            obj = self._store[key]
+            if status is None:
+                obj.pop("status", None)
+            else:
+                obj["status"] = copy.deepcopy(status)
+            self._rv += 1
+            obj["metadata"]["resourceVersion"] = str(self._rv)
+            stored = copy.deepcopy(obj)
+        if notify:
+            self._on_change(plural, namespace, name)
+        return stored
+
+    def create_namespace(self, name, labels=None, notify=True):
+        """Create a namespace directly (no-op if it exists); returns a copy of it."""
+        with self._lock:
+            key = self._key("namespaces", None, name)
+            if key in self._store:
+                return copy.deepcopy(self._store[key])
+            meta = {"name": name, "labels": dict(labels or {})}
+            obj = self._normalize_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": meta}, None)
+            meta.update(uid=str(uuid.uuid4()), creationTimestamp=_now())
+            self._rv += 1
+            meta["resourceVersion"] = str(self._rv)
+            self._store[key] = obj
+            stored = copy.deepcopy(obj)
+        if notify:
+            self._on_change("namespaces", None, name)
+        return stored
+
+    @property
+    def resource_version(self):
+        """The current value of the global resourceVersion counter (a string)."""
+        with self._lock:
+            return str(self._rv)
+
+    def _on_change(self, plural, namespace, name):
+        """Hook called after every stored write (create, update, patch, delete, status).
+
+        ``plural`` is the resource ("listeners", "secrets", "namespaces", ...),
+        ``namespace`` is None for cluster-scoped objects. It runs in the thread that
+        made the write, after the store lock is released and before the HTTP answer
+        is sent; writes done by a dry run or by a no-op update do not call it. A
+        status controller (a subclass, or an instance attribute) can read the store
+        with get_object/list_objects and write status with
+        ``set_status(..., notify=False)`` to avoid calling itself again.
+        This base implementation does nothing.
+        """
+
+    @staticmethod
+    def _key(plural, namespace, name):
+        return (plural, namespace or "", name)
+
+    # ---- HTTP entry point -------------------------------------------------
+
+    def _serve(self, handler):
+        method = handler.command.upper()
+        split = urllib.parse.urlsplit(handler.path)
+        query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
+        raw_body = handler.read_body()
+        content_type = (handler.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        body = None
+        if raw_body:
+            try:
+                body = json.loads(raw_body)
+            except ValueError:
+                body = raw_body.decode("utf-8", "replace")
+        info = _describe_path(split.path)
+        dry_run = query.get("dryRun") == "All" or (
+            method == "DELETE" and isinstance(body, dict) and "All" in (body.get("dryRun") or ()))
+        record = RequestRecord(method=method, path=split.path, query=query, content_type=content_type,
+                               body=body, dry_run=dry_run, token=_bearer(handler.headers.get("Authorization")),
+                               user_agent=handler.headers.get("User-Agent", ""), **info)
+        with self._lock:
+            self.requests.append(record)
+        if self.latency:
+            time.sleep(self.latency)
+
+        fault = self._take_fault(record, ("drop", "fail"))
+        if fault is not None and fault.action == "drop" and not fault.after_processing:
+            record.status, record.dropped = 0, True
+            handler.drop()
+            return
+        changes = []
+        headers = {}
+        if fault is not None and fault.action == "fail":
+            reason, message = _FAIL_BODIES[fault.status]
+            details = {"retryAfterSeconds": 1} if fault.status == 429 else {"causes": [{"message": message}]}
+            code, answer = fault.status, status_failure(fault.status, reason, message, details)
+            headers = {"Retry-After": "1"} if fault.status == 429 else {}
+        else:
+            try:
+                code, answer, headers = self._respond(record, method, info, query, raw_body, body, content_type,
+                                                      changes, (handler.headers.get("Accept") or "").lower())
+            except ApiError as error:
+                code, answer, headers = error.code, error.body, error.headers
+            except Exception as error:  # a bug in the double: answer 500 rather than hang the client
+                code, answer = 500, self._internal_error(error)
+        for change in changes:
+            try:
+                self._on_change(*change)
+            except Exception as error:  # a bug in the hook: make it visible to the test
+                code, answer, headers = 500, self._internal_error(error), {}
+        if fault is not None and fault.action == "drop":
+            record.status, record.dropped = 0, True
+            handler.drop()
+            return
+        record.status = code
+        handler.send_json(code, answer, headers)
+
+    def _internal_error(self, error):
+        text = traceback.format_exc()
+        with self._lock:
+            self.errors.append(text)
+        sys.stderr.write("KubeApiDouble internal error:\n" + text)
+        message = "Internal error occurred: %s: %s" % (type(error).__name__, error)
+        return status_failure(500, "InternalError", message, {"causes": [{"message": message}]})
+
+    def _respond(self, record, method, info, query, raw_body, body, content_type, changes, accept=""):
+        if self.auth_mode == 401:
+            raise ApiError(status_failure(401, "Unauthorized", "Unauthorized"))
+        if info["discovery"]:
+            if method not in ("GET", "HEAD"):
+                raise error_method_not_allowed()
+            return 200, self._discovery(record.path), {}
+        if info["plural"] is None:
+            raise error_unknown_resource()
+        if self.auth_mode == 403:
+            raise self._forbidden(info, method, query)
+        rtype, namespace, name, sub = self._resolve(info)
+        if method in WRITE_METHODS and (name is not None or method == "POST"):
+            fault = self._take_fault(record, ("conflict",))
+            if fault is not None:
+                target = name
+                if target is None and isinstance(body, dict) and isinstance(body.get("metadata"), dict):
+                    target = body["metadata"].get("name")
+                raise error_conflict(rtype, target or "")
+        wants_table = "as=table" in accept and "g=meta.k8s.io" in accept
+        if name is None:
+            if method in ("GET", "HEAD"):
+                answer = self._list(rtype, namespace, query)
+                if wants_table:
+                    answer = table_of(rtype, answer["items"], answer["metadata"])
+                return 200, answer, {}
+            if rtype.namespaced and namespace is None:
+                raise error_method_not_allowed()
+            if method == "POST":
+                return self._create(rtype, namespace, query, raw_body, changes)
+            if method == "DELETE":
+                return 200, self._delete_collection(rtype, namespace, query, raw_body, changes), {}
+            raise error_method_not_allowed()
+        if method in ("GET", "HEAD"):
+            answer = self._get(rtype, namespace, name)
+            if wants_table:
+                answer = table_of(rtype, [answer], {"resourceVersion": answer["metadata"]["resourceVersion"]})
+            return 200, answer, {}
+        if method == "PUT":
+            return self._update(rtype, namespace, name, sub, query, raw_body, changes)
+        if method == "PATCH":
+            return self._patch(rtype, namespace, name, sub, query, raw_body, content_type, changes)
+        if method == "DELETE" and sub is None:
+            return 200, self._delete(rtype, namespace, name, query, raw_body, changes), {}
+        raise error_method_not_allowed()
+
+    def _resolve(self, info):
+        """(ResourceType, namespace, name, subresource) of a resource path, or the unknown-resource 404."""
+        group, version = info["group"], info["version"]
+        if group == SKUPPER_GROUP and not self.crds_installed:
+            raise error_unknown_resource()
+        rtype = _TYPES_BY_PLURAL.get(info["plural"])
+        if rtype is None or rtype.group != group or rtype.version != version:
+            raise error_unknown_resource()
+        namespace, name, sub = info["namespace"], info["name"], info["subresource"]
+        if not rtype.namespaced:
+            if rtype.plural == "namespaces":
+                namespace = None
+            elif namespace is not None:
+                raise error_unknown_resource()
+        elif namespace is None and name is not None:
+            raise error_unknown_resource()
+        if sub is not None and not (sub == "status" and rtype.status_subresource):
+            raise error_unknown_resource()
+        return rtype, namespace, name, sub
+
+    def _forbidden(self, info, method, query):
+        if method in ("GET", "HEAD"):
+            if info["name"] is not None:
+                verb = "get"
+            else:
+                verb = "watch" if query.get("watch") in ("true", "1") else "list"
+        else:
+            verb = {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(method, "delete")
+            if method == "DELETE" and info["name"] is None:
+                verb = "deletecollection"
+        group, plural, name, namespace = info["group"], info["plural"], info["name"], info["namespace"]
+        resource = plural + ("/" + info["subresource"] if info["subresource"] else "")
+        qualified = "%s.%s" % (plural, group) if group else plural
+        subject = '%s "%s"' % (qualified, name) if name else qualified
+        scope = 'in the namespace "%s"' % namespace if namespace else "at the cluster scope"
+        message = '%s is forbidden: User "%s" cannot %s resource "%s" in API group "%s" %s' % (
+            subject, self.forbidden_user, verb, resource, group, scope)
+        details = {"name": name} if name else {}
+        if group:
+            details["group"] = group
+        details["kind"] = plural
+        return ApiError(status_failure(403, "Forbidden", message, details))
+
+    # ---- discovery ---------------------------------------------------------
+
+    def _discovery(self, path):
+        path = "/" + path.strip("/")
+        groups = self._groups()
+        if path == "/version":
+            return dict(self.version_info)
+        if path == "/api":
+            return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
+                {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:%d" % self.port}]}
+        if path == "/api/v1":
+            return self._resource_list("v1", [rtype for rtype in ALL_TYPES if not rtype.group])
+        if path == "/apis":
+            return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [self._group(g) for g in groups]}
+        parts = path.split("/")[2:]
+        if parts and parts[0] in groups:
+            if len(parts) == 1:
+                return dict(self._group(parts[0]), kind="APIGroup", apiVersion="v1")
+            if len(parts) == 2 and parts[1] == SKUPPER_VERSION:
+                return self._resource_list(SKUPPER_API_VERSION, [t for t in ALL_TYPES if t.group == parts[0]])
+        raise error_unknown_resource()
+
+    def _groups(self):
+        return [SKUPPER_GROUP] if self.crds_installed else []
+
+    @staticmethod
+    def _group(name):
+        version = {"groupVersion": "%s/%s" % (name, SKUPPER_VERSION), "version": SKUPPER_VERSION}
+        return {"name": name, "versions": [version], "preferredVersion": dict(version)}
+
+    @staticmethod
+    def _resource_list(group_version, types):
+        resources = []
+        for rtype in types:
+            digest = hashlib.sha256(("%s/%s" % (group_version, rtype.kind)).encode()).digest()[:8]
+            entry = {"name": rtype.plural, "singularName": rtype.singular, "namespaced": rtype.namespaced,
+                     "kind": rtype.kind, "verbs": list(rtype.verbs),
+                     "storageVersionHash": base64.b64encode(digest).decode()}
+            if rtype.short_names:
+                entry["shortNames"] = list(rtype.short_names)
+            resources.append(entry)
+            if rtype.status_subresource:
+                resources.append({"name": rtype.plural + "/status", "singularName": "",
+                                  "namespaced": rtype.namespaced, "kind": rtype.kind,
+                                  "verbs": ["get", "patch", "update"]})
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
+                "resources": resources}
+
+    # ---- reads ---------------------------------------------------------------
+
+    def _get(self, rtype, namespace, name):
+        with self._lock:
+            obj = self._store.get(self._key(rtype.plural, namespace, name))
+            if obj is None:
+                raise error_not_found(rtype, name)
+            return copy.deepcopy(obj)
+
+    def _select(self, rtype, namespace, query):
+        if query.get("watch") in ("true", "1"):
+            raise ApiError(status_failure(405, "MethodNotAllowed",
+                                          "watch is not implemented by the Kubernetes API test double", {}))
+        try:
+            labels = parse_label_selector(query.get("labelSelector", ""))
+            fields = parse_field_selector(query.get("fieldSelector", ""), rtype.field_labels)
+        except SelectorError as error:
+            raise error_bad_request(str(error))
+        with self._lock:
+            items = [
+                copy.deepcopy(obj) for (plural, ns, _name), obj in sorted(self._store.items())
+                if plural == rtype.plural and (namespace is None or ns == namespace)
+                and labels_match(labels, obj.get("metadata", {}).get("labels"))
+                and fields_match(fields, obj)
+            ]
+            return items, str(self._rv)
+
+    def _list(self, rtype, namespace, query):
+        items, version = self._select(rtype, namespace, query)
+        metadata = {"resourceVersion": version}
+        start = 0
+        if query.get("continue"):
+            try:
+                token = json.loads(base64.urlsafe_b64decode(query["continue"].encode()))
+                start = int(token["start"])
+            except (ValueError, KeyError, TypeError):
+                raise error_bad_request("continue key is not valid: incorrect encoded start resourceVersion "
+                                        "(version meta.k8s.io/v1)")
+        limit = query.get("limit")
+        if limit not in (None, "", "0"):
+            try:
+                limit = int(limit)
+            except ValueError:
+                raise error_bad_request("limit: Invalid value: %s" % json.dumps(limit))
+            end = start + limit
+            if end < len(items):
+                token = json.dumps({"rv": version, "start": end}).encode()
+                metadata["continue"] = base64.urlsafe_b64encode(token).decode()
+                metadata["remainingItemCount"] = len(items) - end
+            items = items[start:end]
+        else:
+            items = items[start:]
+        return {"apiVersion": rtype.api_version, "kind": rtype.kind + "List", "metadata": metadata,
+                "items": items}
+
+    # ---- writes --------------------------------------------------------------
+
+    @staticmethod
+    def _dry_run(query, options=None):
+        values = [query["dryRun"]] if "dryRun" in query else []
+        if isinstance(options, dict) and options.get("dryRun"):
+            values.extend(options["dryRun"])
+        for value in values:
+            if value != "All":
+                raise error_bad_request('dryRun: Unsupported value: "%s": supported values: "All"' % value)
+        return bool(values)
+
+    @staticmethod
+    def _parse_body(raw_body):
+        if not raw_body:
+            raise error_bad_request("the request body is empty")
+        try:
+            return json.loads(raw_body)
+        except ValueError as error:
+            raise error_bad_request("the request body is not valid JSON: %s" % error)
+
+    def _decode(self, rtype, body):
+        """Check the envelope and metadata types of an incoming object; return a copy."""
+        cannot = '%s in version "%s" cannot be handled as a %s: ' % (rtype.kind, rtype.version, rtype.kind)
+        if not isinstance(body, dict):
+            raise error_bad_request(cannot + "the body is not a JSON object")
+        obj = copy.deepcopy(body)
+        kind, api_version = obj.get("kind"), obj.get("apiVersion")
+        if rtype.is_custom:
+            if not kind:
+                raise error_bad_request("Object 'Kind' is missing in '%s'" % json.dumps(body, separators=(",", ":")))
+            if not api_version:
+                raise error_bad_request("Object 'apiVersion' is missing in '%s'"
+                                        % json.dumps(body, separators=(",", ":")))
+        if api_version and api_version != rtype.api_version:
+            raise error_bad_request("the API version in the data (%s) does not match the expected API version (%s)"
+                                    % (api_version, rtype.api_version))
+        if kind and kind != rtype.kind:
+            raise error_bad_request("the kind in the data (%s) does not match the expected kind (%s)"
+                                    % (kind, rtype.kind))
+        obj["apiVersion"], obj["kind"] = rtype.api_version, rtype.kind
+        meta = obj.get("metadata")
+        if meta is None:
+            meta = obj["metadata"] = {}
+        if not isinstance(meta, dict):
+            raise error_bad_request(cannot + "json: cannot unmarshal %s into Go struct field %s.metadata of type "
+                                    "v1.ObjectMeta" % (_json_type(meta), rtype.kind))
+        for key in ("name", "generateName", "namespace", "resourceVersion", "uid"):
+            if meta.get(key) is not None and not isinstance(meta[key], str):
+                raise error_bad_request(cannot + "json: cannot unmarshal %s into Go struct field "
+                                        "ObjectMeta.metadata.%s of type string" % (_json_type(meta[key]), key))
+        for key in ("labels", "annotations"):
+            value = meta.get(key)
+            if value is None:
+                meta.pop(key, None)
+                continue
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                raise error_bad_request(cannot + "json: cannot unmarshal %s into Go struct field "
+                                        "ObjectMeta.metadata.%s of type map[string]string" % (_json_type(value), key))
+        return obj
+
+    def _check_identity(self, rtype, obj, namespace, name):
+        meta = obj["metadata"]
+        if name is not None and meta.get("name") and meta["name"] != name:
+            raise error_bad_request("the name of the object (%s) does not match the name on the URL (%s)"
+                                    % (meta["name"], name))
+        if rtype.namespaced and meta.get("namespace") and meta["namespace"] != namespace:
+            raise error_bad_request("the namespace of the provided object does not match the namespace sent on "
+                                    "the request")
+
+    def _validate(self, rtype, obj, old, pruned):
+        """Prune and validate; returns the cleaned object or raises 422 Invalid."""
+        meta = obj["metadata"]
+        name = meta.get("name", "")
+        errors = []
+        if not name:
+            errors.append(FieldError.required("metadata.name", "name or generateName is required"))
+        else:
+            errors.extend(name_errors(name, rtype.name_rule))
+        for key, value in (meta.get("labels") or {}).items():
+            errors.extend(_label_key_errors(key, "metadata.labels"))
+            errors.extend(_label_value_errors(value, "metadata.labels"))
+        for key in (meta.get("annotations") or {}):
+            errors.extend(_label_key_errors(key, "metadata.annotations"))
+        if rtype.plural in ("secrets", "configmaps"):
+            for section in ("data", "binaryData", "stringData"):
+                for key in (obj.get(section) or {}):
+                    if len(key) > 253 or not _CONFIG_KEY_RE.match(key):
+                        errors.append(FieldError.invalid("%s[%s]" % (section, key), key, _CONFIG_KEY_MSG))
+        if rtype.schema is not None:
+            body = {key: value for key, value in obj.items() if key != "metadata"}
+            cleaned, schema_errors = validate_structural(body, rtype.schema, "", pruned)
+            errors.extend(schema_errors)
+            cleaned["metadata"] = meta
+            obj = _ordered(cleaned)
+        if rtype.rules is not None:
+            errors.extend(rtype.rules(obj, old))
+        if errors:
+            raise error_invalid(rtype, name, errors)
+        return obj
+
+    @staticmethod
+    def _field_validation(query, pruned):
+        """The Warning header (or 400 under fieldValidation=Strict) for pruned unknown fields."""
+        if not pruned:
+            return {}
+        mode = query.get("fieldValidation", "Warn")
+        if mode == "Strict":
+            raise error_bad_request("strict decoding error: " + ", ".join('unknown field "%s"' % p for p in pruned))
+        if mode == "Ignore":
+            return {}
+        return {"Warning": ", ".join('299 - "unknown field \\"%s\\""' % p for p in pruned)}
+
+    def _normalize(self, rtype, obj, old):
+        """Core-type defaulting (namespaces, secrets, services)."""
+        if rtype.plural == "namespaces":
+            return self._normalize_namespace(obj, old)
+        if rtype.plural == "secrets":
+            return self._normalize_secret(obj)
+        if rtype.plural == "services":
+            return self._normalize_service(obj, old)
+        return obj
+
+    @staticmethod
+    def _normalize_namespace(obj, old):
+        meta = obj["metadata"]
+        labels = meta.setdefault("labels", {})
+        if meta.get("name"):
+            labels["kubernetes.io/metadata.name"] = meta["name"]
+        obj["spec"] = {"finalizers": ["kubernetes"]}
+        obj["status"] = copy.deepcopy(old["status"]) if old and "status" in old else {"phase": "Active"}
+        return obj
+
+    @staticmethod
+    def _normalize_secret(obj):
+        cannot = 'Secret in version "v1" cannot be handled as a Secret: '
+        data = obj.get("data") or {}
+        if not isinstance(data, dict):
+            raise error_bad_request(cannot + "json: cannot unmarshal %s into Go struct field Secret.data of type "
+                                    "map[string][]uint8" % _json_type(data))
+        for key, value in data.items():
+            try:
+                base64.b64decode(value or "", validate=True)
+            except (ValueError, TypeError):
+                raise error_bad_request(cannot + "illegal base64 data at input byte 0 (key %s)" % key)
+        string_data = obj.pop("stringData", None) or {}
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+        if data:
+            obj["data"] = data
+        else:
+            obj.pop("data", None)
+        obj.setdefault("type", "Opaque")
+        return obj
+
+    def _normalize_service(self, obj, old):
+        spec = obj.setdefault("spec", {})
+        if not isinstance(spec, dict):
+            raise error_bad_request('Service in version "v1" cannot be handled as a Service: spec must be an object')
+        spec.setdefault("type", "ClusterIP")
+        spec.setdefault("sessionAffinity", "None")
+        if old is not None and old.get("spec", {}).get("clusterIP"):
+            spec["clusterIP"] = old["spec"]["clusterIP"]
+        elif not spec.get("clusterIP"):
+            with self._lock:
+                self._ip_counter += 1
+                counter = self._ip_counter
+            spec["clusterIP"] = "10.96.%d.%d" % (counter // 250, counter % 250 + 1)
+        spec["clusterIPs"] = [spec["clusterIP"]]
+        for port in spec.get("ports") or []:
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")
+                if "port" in port:
+                    port.setdefault("targetPort", port["port"])
+        obj.setdefault("status", {"loadBalancer": {}})
+        return obj
+
+    def _create(self, rtype, namespace, query, raw_body, changes):
+        dry = self._dry_run(query)
+        obj = self._decode(rtype, self._parse_body(raw_body))
+        self._check_identity(rtype, obj, namespace, None)
+        meta = obj["metadata"]
+        if rtype.namespaced:
+            meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)
+        if not meta.get("name") and meta.get("generateName"):
+            suffix = "".join(random.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
+            meta["name"] = meta["generateName"] + suffix
+        for key in _SERVER_OWNED:
+            meta.pop(key, None)
+        if rtype.status_subresource:
+            obj.pop("status", None)
+        obj = self._normalize(rtype, obj, None)
+        pruned = []
+        obj = self._validate(rtype, obj, None, pruned)
+        headers = self._field_validation(query, pruned)
+        name = meta["name"]
+        with self._lock:
+            if rtype.namespaced and self._key("namespaces", None, namespace) not in self._store:
+                raise ApiError(status_failure(404, "NotFound", 'namespaces "%s" not found' % namespace,
+                                              {"name": namespace, "kind": "namespaces"}))
+            key = self._key(rtype.plural, namespace, name)
+            if key in self._store:
+                raise error_already_exists(rtype, name)
+            meta["uid"] = str(uuid.uuid4())
+            meta["creationTimestamp"] = _now()
+            if rtype.is_custom:
+                meta["generation"] = 1
+            if dry:
+                return 201, copy.deepcopy(obj), headers
+            self._rv += 1
+            meta["resourceVersion"] = str(self._rv)
+            self._store[key] = obj
+            changes.append((rtype.plural, namespace, name))
+            return 201, copy.deepcopy(obj), headers
+
+    def _update(self, rtype, namespace, name, sub, query, raw_body, changes):
+        dry = self._dry_run(query)
+        obj = self._decode(rtype, self._parse_body(raw_body))
+        self._check_identity(rtype, obj, namespace, name)
+        with self._lock:
+            old = self._store.get(self._key(rtype.plural, namespace, name))
+            if old is None:
+                raise error_not_found(rtype, name)
+            wanted = obj["metadata"].get("resourceVersion")
+            if wanted and wanted != old["metadata"]["resourceVersion"]:
+                raise error_conflict(rtype, name)
+            return self._commit_update(rtype, namespace, name, old, obj, sub, dry, query, changes)
+
+    def _patch(self, rtype, namespace, name, sub, query, raw_body, content_type, changes):
+        accepted = [JSON_PATCH, MERGE_PATCH] + ([] if rtype.is_custom else [STRATEGIC_PATCH])
+        if content_type not in accepted:
+            raise error_unsupported_media(accepted)
+        dry = self._dry_run(query)
+        patch = self._parse_body(raw_body)
+        with self._lock:
+            old = self._store.get(self._key(rtype.plural, namespace, name))
+            if old is None:
+                raise error_not_found(rtype, name)
+            if content_type == JSON_PATCH:
+                if not isinstance(patch, list):
+                    raise error_bad_request("json: cannot unmarshal %s into Go value of type jsonpatch.Patch"
+                                            % _json_type(patch))
+                try:
+                    result = json_patch(old, patch)
+                except JsonPatchError as error:
+                    raise ApiError(status_failure(422, "Invalid", str(error),
+                                                  {"causes": [{"reason": "FieldValueInvalid",
+                                                               "message": str(error)}]}))
+            else:
+                if not isinstance(patch, dict):
+                    raise error_bad_request("the merge patch must be a JSON object")
+                result = merge_patch(old, patch)
+            obj = self._decode(rtype, result)
+            wanted = obj["metadata"].get("resourceVersion")
+            if wanted and wanted != old["metadata"]["resourceVersion"]:
+                raise error_conflict(rtype, name)
+            if obj["metadata"].get("name") != name:
+                raise error_invalid(rtype, name, [FieldError.invalid("metadata.name", obj["metadata"].get("name"),
+                                                                     "field is immutable")])
+            self._check_identity(rtype, obj, namespace, name)
+            return self._commit_update(rtype, namespace, name, old, obj, sub, dry, query, changes)
+
+    def _commit_update(self, rtype, namespace, name, old, incoming, sub, dry, query, changes):
+        """Shared tail of PUT and PATCH; the caller holds the lock."""
+        if sub == "status":
+            new = copy.deepcopy(old)
+            if incoming.get("status") is not None:
+                new["status"] = copy.deepcopy(incoming["status"])
+            else:
+                new.pop("status", None)
+        else:
+            new = copy.deepcopy(incoming)
+            meta, old_meta = new["metadata"], old["metadata"]
+            for key in ("uid", "creationTimestamp", "generation", "deletionTimestamp", "name", "namespace"):
+                if key in old_meta:
+                    meta[key] = old_meta[key]
+                else:
+                    meta.pop(key, None)
+            meta.pop("managedFields", None)
+            meta.pop("selfLink", None)
+            if rtype.status_subresource:
+                if "status" in old:
+                    new["status"] = copy.deepcopy(old["status"])
+                else:
+                    new.pop("status", None)
+        new = self._normalize(rtype, new, old)
+        pruned = []
+        new = self._validate(rtype, new, old, pruned)
+        headers = self._field_validation(query, pruned)
+        new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+        if _without_version(new) == _without_version(old):
+            return 200, copy.deepcopy(old), headers  # a no-op update is not written
+        if rtype.is_custom and _spec_part(new) != _spec_part(old):
+            new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
+        if dry:
+            return 200, copy.deepcopy(new), headers
+        self._rv += 1
+        new["metadata"]["resourceVersion"] = str(self._rv)
+        self._store[self._key(rtype.plural, namespace, name)] = new
+        changes.append((rtype.plural, namespace, name))
+        return 200, copy.deepcopy(new), headers
+
+    def _delete_options(self, raw_body):
+        if not raw_body:
+            return {}
+        options = self._parse_body(raw_body)
+        if not isinstance(options, dict):
+            raise error_bad_request("the DeleteOptions body must be a JSON object")
+        return options
+
+    def _delete(self, rtype, namespace, name, query, raw_body, changes):
+        options = self._delete_options(raw_body)
+        dry = self._dry_run(query, options)
+        preconditions = options.get("preconditions") or {}
+        with self._lock:
+            key = self._key(rtype.plural, namespace, name)
+            old = self._store.get(key)
+            if old is None:
+                raise error_not_found(rtype, name)
+            meta = old["metadata"]
+            if preconditions.get("uid") and preconditions["uid"] != meta["uid"]:
+                raise error_conflict(rtype, name, "Precondition failed: UID in precondition: %s, UID in object "
+                                     "meta: %s" % (preconditions["uid"], meta["uid"]))
+            wanted = preconditions.get("resourceVersion")
+            if wanted and wanted != meta["resourceVersion"]:
+                raise error_conflict(rtype, name, "Precondition failed: ResourceVersion in precondition: %s, "
+                                     "ResourceVersion in object meta: %s" % (wanted, meta["resourceVersion"]))
+            if rtype.plural == "namespaces":
+                answer = copy.deepcopy(old)
+                answer["metadata"]["deletionTimestamp"] = _now()
+                answer["status"] = {"phase": "Terminating"}
+                if not dry:
+                    for other in sorted(self._store):
+                        if other[1] == name and _TYPES_BY_PLURAL[other[0]].namespaced:
+                            del self._store[other]
+                            self._rv += 1
+                            changes.append((other[0], name, other[2]))
+                    del self._store[key]
+                    self._rv += 1
+                    answer["metadata"]["resourceVersion"] = str(self._rv)
+                    changes.append(("namespaces", None, name))
+                return answer
+            if not dry:
+                del self._store[key]
+                self._rv += 1
+                changes.append((rtype.plural, namespace, name))
+            return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                    "details": _details(rtype, name, uid=meta["uid"])}
+
+    def _delete_collection(self, rtype, namespace, query, raw_body, changes):
+        options = self._delete_options(raw_body)
+        dry = self._dry_run(query, options)
+        if rtype.plural == "namespaces":
+            raise error_method_not_allowed()
+        with self._lock:
+            items, _version = self._select(rtype, namespace, query)
+            if not dry:
+                for item in items:
+                    item_meta = item["metadata"]
+                    del self._store[self._key(rtype.plural, item_meta.get("namespace"), item_meta["name"])]
+                    self._rv += 1
+                    changes.append((rtype.plural, item_meta.get("namespace"), item_meta["name"]))
+            return {"apiVersion": rtype.api_version, "kind": rtype.kind + "List",
+                    "metadata": {"resourceVersion": str(self._rv)}, "items": items}
+
+
+# --------------------------------------------------------------------------
+# HTTP plumbing
+# --------------------------------------------------------------------------
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64
+
+    def __init__(self, address, handler_class, double):
+        self.double = double
+        self._connections = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, handler_class)
+
+    def track(self, connection, alive):
+        with self._connections_lock:
+            if alive:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+    def close_all_connections(self):
+        with self._connections_lock:
+            connections = list(self._connections)
+            self._connections.clear()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "KubeApiDouble/1.0"
+    sys_version = ""
+    timeout = 120
+    disable_nagle_algorithm = True  # headers and body go out in two writes: avoid the delayed-ACK stall
+
+    def setup(self):
+        super().setup()
+        self.server.track(self.connection, True)
+
+    def finish(self):
+        try:
+            super().finish()
+        finally:
+            self.server.track(self.connection, False)
+
+    def log_message(self, *args):
+        pass
+
+    def _dispatch(self):
+        try:
+            self.server.double._serve(self)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
+
+    def read_body(self):
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def send_json(self, code, body, headers=None):
+        data = json.dumps(body, separators=(",", ":")).encode("utf-8")
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Audit-Id", str(uuid.uuid4()))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        self.wfile.flush()
+
+    def drop(self):
+        self.close_connection = True
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+# --------------------------------------------------------------------------
+# Standalone use
+# --------------------------------------------------------------------------
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Run the Kubernetes API TEST DOUBLE until interrupted.")
+    parser.add_argument("--kubeconfig", required=True, help="where to write a kubeconfig for it")
+    parser.add_argument("--namespace", help="namespace to create and set in the kubeconfig context")
+    parser.add_argument("--context", default="double", help="context name in the kubeconfig")
+    parser.add_argument("--no-crds", action="store_true", help="serve without the skupper.io resources")
+    args = parser.parse_args(argv)
+
+    double = KubeApiDouble(crds_installed=not args.no_crds)
+    double.start()
+    if args.namespace:
+        double.create_namespace(args.namespace)
+    double.write_kubeconfig(args.kubeconfig, namespace=args.namespace, context=args.context)
+    print(double.url, flush=True)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_args: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        double.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
