@@ -12,7 +12,10 @@ LINK = os.path.join(COLLECTIONS, "ansible_collections", "skupperlabs", "network"
 
 if not os.path.lexists(LINK):
     os.makedirs(os.path.dirname(LINK), exist_ok=True)
-    os.symlink(os.path.relpath(ROOT, os.path.dirname(LINK)), LINK)
+    try:
+        os.symlink(os.path.relpath(ROOT, os.path.dirname(LINK)), LINK)
+    except FileExistsError:
+        pass  # another pytest worker made it first
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
 

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: skupperlabs.network contributors
-# Apache License 2.0 (see LICENSE)
+# Copyright: contributors to skupperlabs.network
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -72,7 +72,7 @@ options:
     description:
       - Labels to set on the resource. Keys given are set; other labels are left alone.
       - The label C(app.kubernetes.io/managed-by=skupperlabs.network) is always set, unless given here with
-        another value; O(exclusive) only ever prunes resources that carry it.
+        another value; the list form's C(exclusive) only ever prunes resources that carry it.
     type: dict
   annotations:
     description:

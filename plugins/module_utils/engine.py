@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: skupperlabs.network contributors
-# Apache License 2.0 (see LICENSE)
+# Copyright: contributors to skupperlabs.network
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The reconcile engine every resource module runs.
 
 Order of work, the same for every kind and both back ends:
@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import time
 
 from ansible.module_utils.basic import env_fallback
 
@@ -27,6 +28,7 @@ from ansible_collections.skupperlabs.network.plugins.module_utils.kinds import (
 
 PLATFORMS = ["kubernetes", "podman", "docker", "linux"]
 CONFLICT_RETRIES = 5
+CONFLICT_BACKOFF_SECONDS = 0.2
 
 
 # -- argument specs ---------------------------------------------------------
@@ -70,7 +72,7 @@ def resource_module_kwargs(kind):
     if kind.bulk_option is None:
         spec["name"]["required"] = True
         return kwargs
-    spec[kind.bulk_option] = {"type": "list", "elements": "dict", "options": item_options}
+    spec[kind.bulk_option] = {"type": "list", "elements": "dict", "options": item_options, "no_log": False}
     spec["exclusive"] = {"type": "bool", "default": False}
     kwargs["mutually_exclusive"] = [("name", kind.bulk_option)] + [(kind.bulk_option, f.option) for f in kind.fields]
     kwargs["required_one_of"] = [("name", kind.bulk_option)]
@@ -356,6 +358,7 @@ class Reconciler:
                 if attempt == CONFLICT_RETRIES - 1:
                     raise
                 # Someone else wrote first: read again and plan from what is there now.
+                time.sleep(CONFLICT_BACKOFF_SECONDS * attempt)
                 fresh = self.backend.get(self.kind, self.namespace, plan["item"].name)
                 plan.update(self._plan(plan["item"], fresh))
                 if plan["error"]:

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: skupperlabs.network contributors
-# Apache License 2.0 (see LICENSE)
+# Copyright: contributors to skupperlabs.network
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The read-only side: what every *_info module does, for any kind and either back end."""
 
 from __future__ import absolute_import, division, print_function
@@ -22,7 +22,7 @@ def info_module_kwargs(kind):
         "label_selectors": {"type": "list", "elements": "str", "default": []},
     })
     if kind.has_routing_keys:
-        spec["routing_key"] = {"type": "str"}
+        spec["routing_key"] = {"type": "str", "no_log": False}
     return {"argument_spec": spec, "supports_check_mode": True}
 
 

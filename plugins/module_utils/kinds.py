@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: skupperlabs.network contributors
-# Apache License 2.0 (see LICENSE)
+# Copyright: contributors to skupperlabs.network
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The table of Skupper resource kinds this collection manages.
 
 A kind is its API names plus a list of fields; each field maps one module
@@ -46,7 +46,8 @@ class Field:
         self.elements = elements
 
     def argument_spec(self):
-        spec = {"type": self.type}
+        # Routing keys are names, not secrets, whatever their option names suggest to Ansible.
+        spec = {"type": self.type, "no_log": False}
         if self.choices:
             spec["choices"] = list(self.choices)
         if self.elements:
@@ -88,8 +89,9 @@ class StrategyField(Field):
         Field.__init__(
             self, "strategy", "strategy", type="dict", required=True,
             suboptions={
-                "priority": {"type": "dict", "options": {"routing_keys": {"type": "list", "elements": "str"}}},
-                "weighted": {"type": "dict", "options": {"routing_keys": {"type": "dict"}}},
+                "priority": {"type": "dict", "options": {
+                    "routing_keys": {"type": "list", "elements": "str", "no_log": False}}},
+                "weighted": {"type": "dict", "options": {"routing_keys": {"type": "dict", "no_log": False}}},
             })
 
     def to_api(self, value, rules):

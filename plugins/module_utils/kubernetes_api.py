@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: skupperlabs.network contributors
-# Apache License 2.0 (see LICENSE)
+# Copyright: contributors to skupperlabs.network
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Kubernetes back end: Skupper custom objects through the typed API.
 
 Group, version and plural come from the kind table, so no discovery call is
@@ -129,9 +129,9 @@ class KubernetesBackend:
         if exc.status == 404 and details.get("kind") == "namespaces":
             return SkupperError("namespace %s does not exist on %s: create it first" % (namespace, self.server))
         if exc.status == 404:
-            return SkupperError("the cluster at %s does not serve %s.%s/%s: Skupper's CRDs are missing; "
-                                "install the Skupper controller first" % (self.server, kind.plural, API_GROUP,
-                                                                            API_VERSION))
+            served = "%s.%s/%s" % (kind.plural, API_GROUP, API_VERSION)
+            return SkupperError("the cluster at %s does not serve %s: Skupper's CRDs are missing; "
+                                "install the Skupper controller first" % (self.server, served))
         if exc.status == 401:
             return SkupperError("unauthorized (401) to %s %s at %s: the credentials were refused: %s"
                                 % (verb, target, self.server, message))

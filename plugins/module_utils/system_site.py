@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: skupperlabs.network contributors
-# Apache License 2.0 (see LICENSE)
+# Copyright: contributors to skupperlabs.network
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """System-site back end: Skupper resources as files under the data home.
 
 Layout (Skupper's own): ``<data home>/namespaces/<ns>/input/resources/

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: skupperlabs.network contributors
-# Apache License 2.0 (see LICENSE)
+# Copyright: contributors to skupperlabs.network
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -18,7 +18,7 @@ description:
     C(runtime/resources/), which the running site writes.
   - Never changes anything.
 author:
-  - skupperlabs.network developers
+  - skupperlabs.network developers (@skupperlabs)
 extends_documentation_fragment:
   - skupperlabs.network.common.connection
   - skupperlabs.network.common.info

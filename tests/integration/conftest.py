@@ -66,7 +66,7 @@ class KubeTarget:
 
 def random_namespace(prefix="t-"):
     alphabet = string.ascii_lowercase + string.digits
-    return prefix + "".join(secrets.choice(alphabet) for _ in range(6))
+    return prefix + "".join(secrets.choice(alphabet) for _unused in range(6))
 
 
 @pytest.fixture

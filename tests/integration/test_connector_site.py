@@ -1,6 +1,6 @@
 """The connector and site modules on both back ends, through ansible-playbook."""
 
-import pytest
+from tests.support.playbook import merged
 
 CONNECTOR = "skupperlabs.network.connector"
 SITE = "skupperlabs.network.site"
@@ -22,7 +22,7 @@ def test_connector_lifecycle(site, runner):
     created, again, changed = runner.run(
         task(CONNECTOR, site, **seed),
         task(CONNECTOR, site, **seed),
-        task(CONNECTOR, site, **dict(seed, include_not_ready_pods=True)), diff=True).results
+        task(CONNECTOR, site, **merged(seed, include_not_ready_pods=True)), diff=True).results
     assert created["changed"] is True and again["changed"] is False
     assert changed["changed"] is True
     assert changed["diff"]["after"]["spec"]["includeNotReadyPods"] is True
@@ -41,16 +41,19 @@ def test_connector_bulk_exclusive(site, runner):
     assert site.names("Connector") == ["a"]
 
 
-@pytest.mark.parametrize("options,message", [
+TARGET_ERRORS = [
     ({"host": "10.0.0.1", "selector": "app=x"}, "set either host or selector, not both"),
     ({}, "host/selector: set host"),
     ({"host": "not a host"}, "host: 'not a host' is not a valid host"),
     ({"selector": "app in (a b"}, "is not a label selector"),
-])
-def test_connector_target_rules(site, runner, options, message):
+]
+
+
+def test_connector_target_rules(site, runner):
     before = site.snapshot()
-    result = runner.run(task(CONNECTOR, site, name="c", routing_key="c", port=1, **options))[0]
-    assert result["failed"] is True and message in result["msg"]
+    tasks = [task(CONNECTOR, site, name="c", routing_key="c", port=1, **options) for options, _ in TARGET_ERRORS]
+    for (_options, message), result in zip(TARGET_ERRORS, runner.run(*tasks).results):
+        assert result["failed"] is True and message in result["msg"], result["msg"]
     assert site.snapshot() == before
 
 

@@ -1,6 +1,7 @@
 """The *_info modules: flat entries, filters, status on both back ends, and never a write."""
 
 import os
+from tests.support.playbook import merged
 
 LISTENER_INFO = "skupperlabs.network.listener_info"
 MKL_INFO = "skupperlabs.network.multikeylistener_info"
@@ -30,7 +31,7 @@ def report(site, name, obj, status):
         site.double.set_status("listeners" if obj["kind"] == "Listener" else "multikeylisteners",
                                site.namespace, name, status)
     else:
-        site.write_runtime(obj["kind"], name, dict(obj, status=status))
+        site.write_runtime(obj["kind"], name, merged(obj, status=status))
 
 
 def test_all_listeners_as_flat_entries(site, runner):
@@ -110,7 +111,7 @@ def test_system_site_reload_pending(system_site, runner):
     report(system_site, "backend", running, READY)
     report(system_site, "cache", system_site.read("Listener", "cache"), READY)
     # The user changes the input; the running site has not reloaded yet.
-    changed = dict(running, spec=dict(running["spec"], port=9999))
+    changed = merged(running, spec=merged(running["spec"], port=9999))
     system_site.put("Listener", "backend", changed["spec"], labels={"tier": "web"})
     entries = runner.run(info(LISTENER_INFO, system_site))[0]["listeners"]
     backend = entries[0]

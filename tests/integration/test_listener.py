@@ -12,6 +12,7 @@ import time
 import pytest
 
 from tests.support.sites import MANAGED
+from tests.support.playbook import merged
 
 LISTENER = "skupperlabs.network.listener"
 SEED = {"name": "backend", "routing_key": "backend", "host": "backend", "port": 8080}
@@ -60,7 +61,7 @@ def test_update_uses_one_get_and_one_put_with_resource_version(site, runner):
     old = site.read("Listener", "backend")
     if site.double:
         site.double.reset_calls()
-    result = runner.run(listener(site, **dict(SEED, port=9090)))[0]
+    result = runner.run(listener(site, **merged(SEED, port=9090)))[0]
     calls = site.double.calls(plural="listeners") if site.double else None
     assert result["changed"] is True and result["action"] == "update"
     new = site.read("Listener", "backend")
@@ -72,8 +73,8 @@ def test_update_uses_one_get_and_one_put_with_resource_version(site, runner):
 
 
 def test_optional_fields_left_out_are_removed(site, runner):
-    full = dict(SEED, tls_credentials="backend-tls", observer="http1", settings={"a": "1", "b": 2},
-                labels={"team": "payments"}, annotations={"owner": "ops"})
+    full = merged(SEED, tls_credentials="backend-tls", observer="http1", settings={"a": "1", "b": 2},
+                  labels={"team": "payments"}, annotations={"owner": "ops"})
     created = runner.run(listener(site, **full))[0]
     assert created["changed"]
     spec = site.read("Listener", "backend")["spec"]
@@ -111,7 +112,7 @@ def test_check_mode_writes_nothing_and_tells_the_truth(site, runner):
     before = site.snapshot()
     if site.double:
         site.double.reset_calls()
-    update = runner.run(listener(site, **dict(SEED, port=8443)), check=True)[0]
+    update = runner.run(listener(site, **merged(SEED, port=8443)), check=True)[0]
     calls = skupper_calls(site.double) if site.double else None
     assert update["changed"] is True and update["action"] == "update"
     assert update["resource"]["spec"]["port"] == 8443
@@ -133,7 +134,7 @@ def test_check_mode_writes_nothing_and_tells_the_truth(site, runner):
 def test_diff_shows_create_update_and_delete(site, runner):
     create, update, delete = runner.run(
         listener(site, **SEED),
-        listener(site, **dict(SEED, port=8081)),
+        listener(site, **merged(SEED, port=8081)),
         listener(site, name="backend", state="absent"),
         diff=True).results
     assert create["diff"]["before"] == {}
@@ -191,7 +192,7 @@ def test_bulk_and_exclusive_prune_only_managed_listeners(site, runner):
 
 def test_bulk_item_state_and_update(site, runner):
     runner.run(listener(site, listeners=ITEMS))
-    items = [dict(ITEMS[0], port=18080), dict(ITEMS[1], state="absent"), ITEMS[2]]
+    items = [merged(ITEMS[0], port=18080), merged(ITEMS[1], state="absent"), ITEMS[2]]
     result = runner.run(listener(site, listeners=items))[0]
     assert [r["action"] for r in result["results"]] == ["update", "delete", "none"]
     assert site.read("Listener", "backend")["spec"]["port"] == 18080
@@ -201,24 +202,25 @@ def test_bulk_item_state_and_update(site, runner):
 # -- bad input: a clear message and nothing written -----------------------------
 
 BAD_INPUTS = [
-    ("name", dict(SEED, name="Backend_1"), "name: 'Backend_1' is not a valid name"),
-    ("namespace", dict(SEED, namespace="Bad.NS"), "namespace: 'Bad.NS' is not a valid namespace"),
-    ("routing key", dict(SEED, routing_key="-backend"), "routing_key: '-backend' is not a valid routing key"),
-    ("port zero", dict(SEED, port=0), "port: 0 is not a valid port"),
-    ("port too high", dict(SEED, port=70000), "port: 70000 is not a valid port"),
+    ("name", merged(SEED, name="Backend_1"), "name: 'Backend_1' is not a valid name"),
+    ("namespace", merged(SEED, namespace="Bad.NS"), "namespace: 'Bad.NS' is not a valid namespace"),
+    ("routing key", merged(SEED, routing_key="-backend"), "routing_key: '-backend' is not a valid routing key"),
+    ("port zero", merged(SEED, port=0), "port: 0 is not a valid port"),
+    ("port too high", merged(SEED, port=70000), "port: 70000 is not a valid port"),
     ("missing routing key", {"name": "backend", "host": "backend", "port": 8080},
      "routing_key: required with state present"),
-    ("settings value", dict(SEED, settings={"a": ["x"]}), "settings: value of 'a'"),
+    ("settings value", merged(SEED, settings={"a": ["x"]}), "settings: value of 'a'"),
 ]
 
 
-@pytest.mark.parametrize("label,options,message", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
-def test_bad_input_fails_before_any_write(site, runner, label, options, message):
+def test_bad_input_fails_before_any_write(site, runner):
+    """Every bad input of SPEC "Errors" in one playbook: each task fails on its own, nothing is written."""
     before = site.snapshot()
-    result = runner.run(listener(site, **options))[0]
-    assert result["failed"] is True
-    assert message in result["msg"]
-    assert "nothing was written" in result["msg"]
+    results = runner.run(*[listener(site, **options) for _label, options, _message in BAD_INPUTS]).results
+    for (label, _options, message), result in zip(BAD_INPUTS, results):
+        assert result["failed"] is True, label
+        assert message in result["msg"], (label, result["msg"])
+        assert "nothing was written" in result["msg"], label
     assert site.snapshot() == before
 
 
@@ -226,13 +228,13 @@ def test_bad_host_names_the_platform_rule(site, runner):
     bad = "Backend_1" if site.platform == "kubernetes" else "back end!"
     rule = "RFC 1035 label" if site.platform == "kubernetes" else "IP address or a host name"
     before = site.snapshot()
-    result = runner.run(listener(site, **dict(SEED, host=bad)))[0]
+    result = runner.run(listener(site, **merged(SEED, host=bad)))[0]
     assert result["failed"] and "host: " in result["msg"] and rule in result["msg"]
     assert site.snapshot() == before
 
 
 def test_bulk_with_one_bad_item_writes_nothing(site, runner):
-    items = [ITEMS[0], dict(ITEMS[1], port=0), dict(ITEMS[2], name="x" * 64)]
+    items = [ITEMS[0], merged(ITEMS[1], port=0), merged(ITEMS[2], name="x" * 64)]
     before = site.snapshot()
     result = runner.run(listener(site, listeners=items))[0]
     assert result["failed"] is True
@@ -265,7 +267,7 @@ def _ready_later(site, delay):
                 if site.platform == "kubernetes":
                     site.double.set_status("listeners", site.namespace, "backend", status)
                 else:
-                    site.write_runtime("Listener", "backend", dict(stored, status=status))
+                    site.write_runtime("Listener", "backend", merged(stored, status=status))
                 return
             time.sleep(0.1)
 

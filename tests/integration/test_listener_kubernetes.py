@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from tests.integration.test_listener import SEED, listener, skupper_calls
+from tests.support.playbook import merged
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def test_namespace_defaults_to_the_kubeconfig_context(kube_site, runner):
 def test_kubeconfig_from_the_environment(kube_site, runner):
     for variable in ("K8S_AUTH_KUBECONFIG", "KUBECONFIG"):
         name = "from-" + variable.lower().replace("_", "-")
-        result = runner.run(listener_task(**dict(SEED, name=name)),
+        result = runner.run(listener_task(**merged(SEED, name=name)),
                             env={variable: str(kube_site.args["kubeconfig"]), "HOME": runner.workdir})[0]
         assert result["changed"] is True, result.get("msg")
         assert kube_site.read("Listener", name) is not None
@@ -61,7 +62,7 @@ def test_module_defaults_group_sets_kubeconfig_and_namespace(kube_site, runner):
 # -- errors of the API, each clear and with nothing written ----------------------
 
 def test_missing_namespace_is_named(kube_site, runner):
-    result = runner.run(listener(kube_site, **dict(SEED, namespace="no-such-namespace")))[0]
+    result = runner.run(listener(kube_site, **merged(SEED, namespace="no-such-namespace")))[0]
     assert result["failed"] and "namespace no-such-namespace does not exist" in result["msg"]
 
 
@@ -99,7 +100,7 @@ def test_conflict_is_retried_from_a_fresh_read(kube_site, runner, double):
     runner.run(listener(kube_site, **SEED))
     double.reset_calls()
     double.conflict_next(1, methods=("PUT",))
-    result = runner.run(listener(kube_site, **dict(SEED, port=9090)))[0]
+    result = runner.run(listener(kube_site, **merged(SEED, port=9090)))[0]
     assert result["changed"] is True, result.get("msg")
     assert skupper_calls(double) == [("GET", None), ("PUT", None), ("GET", None), ("PUT", None)]
     assert kube_site.read("Listener", "backend")["spec"]["port"] == 9090
@@ -108,7 +109,7 @@ def test_conflict_is_retried_from_a_fresh_read(kube_site, runner, double):
 def test_conflict_storm_fails_clearly(kube_site, runner, double):
     runner.run(listener(kube_site, **SEED))
     double.conflict_next(50, methods=("PUT",))
-    result = runner.run(listener(kube_site, **dict(SEED, port=9090)))[0]
+    result = runner.run(listener(kube_site, **merged(SEED, port=9090)))[0]
     assert result["failed"] is True and "conflict (409) on update" in result["msg"]
     assert kube_site.read("Listener", "backend")["spec"]["port"] == 8080
 
@@ -136,10 +137,10 @@ def test_dropped_connection_on_read_is_retried(kube_site, runner, double):
 def test_lost_answer_to_a_write_does_not_duplicate_or_fail(kube_site, runner, double):
     runner.run(listener(kube_site, **SEED))
     double.drop_next(1, methods=("PUT",), after_processing=True)
-    result = runner.run(listener(kube_site, **dict(SEED, port=9191)))[0]
+    result = runner.run(listener(kube_site, **merged(SEED, port=9191)))[0]
     assert result["failed"] is False, result.get("msg")
     assert kube_site.read("Listener", "backend")["spec"]["port"] == 9191
-    assert runner.run(listener(kube_site, **dict(SEED, port=9191)))[0]["changed"] is False
+    assert runner.run(listener(kube_site, **merged(SEED, port=9191)))[0]["changed"] is False
 
 
 def test_server_refusal_is_reported_with_its_field(kube_site):

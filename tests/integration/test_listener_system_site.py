@@ -3,24 +3,25 @@
 import os
 
 from tests.integration.test_listener import SEED, listener
+from tests.support.playbook import merged
 
 
 def test_second_listener_on_the_same_host_and_port_is_refused(system_site, runner):
     runner.run(listener(system_site, **SEED))
     before = system_site.snapshot()
-    result = runner.run(listener(system_site, **dict(SEED, name="other", routing_key="other")))[0]
+    result = runner.run(listener(system_site, **merged(SEED, name="other", routing_key="other")))[0]
     assert result["failed"] is True
     assert "host/port: Listener backend already uses host backend and port 8080 in namespace default" \
         in result["msg"]
     assert system_site.snapshot() == before
     # The same host on another port is fine, and so is the listener itself re-applied.
-    assert runner.run(listener(system_site, **dict(SEED, name="other", port=8081)))[0]["changed"] is True
+    assert runner.run(listener(system_site, **merged(SEED, name="other", port=8081)))[0]["changed"] is True
     assert runner.run(listener(system_site, **SEED))[0]["changed"] is False
 
 
 def test_multikeylistener_files_count_for_host_and_port(system_site, runner):
-    system_site.put("MultiKeyListener", "mkl", {"host": "backend", "port": 8080,
-                                               "strategy": {"priority": {"routingKeys": ["a", "b"]}}})
+    strategy = {"priority": {"routingKeys": ["a", "b"]}}
+    system_site.put("MultiKeyListener", "mkl", {"host": "backend", "port": 8080, "strategy": strategy})
     before = system_site.snapshot()
     result = runner.run(listener(system_site, **SEED))[0]
     assert result["failed"] and "MultiKeyListener mkl already uses host backend and port 8080" in result["msg"]
@@ -28,7 +29,7 @@ def test_multikeylistener_files_count_for_host_and_port(system_site, runner):
 
 
 def test_two_items_of_one_list_on_the_same_host_and_port(system_site, runner):
-    items = [SEED, dict(SEED, name="twin", routing_key="twin")]
+    items = [SEED, merged(SEED, name="twin", routing_key="twin")]
     result = runner.run(listener(system_site, listeners=items))[0]
     assert result["failed"] and "listeners[1].host/port: Listener backend already uses" in result["msg"]
     assert system_site.names("Listener") == []
@@ -36,7 +37,7 @@ def test_two_items_of_one_list_on_the_same_host_and_port(system_site, runner):
 
 def test_moving_a_listener_frees_its_port_for_another_in_the_same_list(system_site, runner):
     runner.run(listener(system_site, **SEED))
-    items = [dict(SEED, port=9000), dict(SEED, name="newcomer", routing_key="newcomer")]
+    items = [merged(SEED, port=9000), merged(SEED, name="newcomer", routing_key="newcomer")]
     result = runner.run(listener(system_site, listeners=items))[0]
     assert result["failed"] is False, result.get("msg")
     assert system_site.read("Listener", "newcomer")["spec"]["port"] == 8080
@@ -44,7 +45,7 @@ def test_moving_a_listener_frees_its_port_for_another_in_the_same_list(system_si
 
 def test_other_namespaces_are_separate_sites(system_site, runner):
     runner.run(listener(system_site, **SEED))
-    result = runner.run(listener(system_site, **dict(SEED, namespace="west")))[0]
+    result = runner.run(listener(system_site, **merged(SEED, namespace="west")))[0]
     assert result["changed"] is True
     assert result["path"].endswith("/namespaces/west/input/resources/Listener-backend.yaml")
 
@@ -54,7 +55,7 @@ def test_file_is_replaced_atomically_and_keeps_its_mode(system_site, runner):
     path = system_site.path("Listener", "backend")
     os.chmod(path, 0o600)
     inode = os.stat(path).st_ino
-    runner.run(listener(system_site, **dict(SEED, port=9999)))
+    runner.run(listener(system_site, **merged(SEED, port=9999)))
     assert os.stat(path).st_ino != inode, "written in place instead of renamed over"
     assert oct(os.stat(path).st_mode & 0o777) == oct(0o600)
     leftovers = [name for name in os.listdir(system_site.resources_dir()) if name.endswith(".tmp")]
@@ -95,9 +96,9 @@ def test_data_home_not_writable(system_site, runner, tmp_path):
     # A file where the data home should be a folder: no user, root included, can write there.
     blocker = tmp_path / "blocked"
     blocker.write_text("")
-    site_args = dict(system_site.args, data_home=str(blocker / "skupper"))
+    site_args = merged(system_site.args, data_home=str(blocker / "skupper"))
     for check in (True, False):
-        result = runner.run({"skupperlabs.network.listener": dict(site_args, **SEED)}, check=check)[0]
+        result = runner.run({"skupperlabs.network.listener": merged(site_args, **SEED)}, check=check)[0]
         assert result["failed"] is True
         assert "data home %s/skupper is not writable" % blocker in result["msg"]
     assert blocker.read_text() == ""

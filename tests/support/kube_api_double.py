@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A TEST DOUBLE of the Kubernetes API server, for the tests of skupperlabs.network.
 
 This module is not Kubernetes and is never used by the collection itself. It
@@ -61,7 +60,21 @@ What it implements
   ``conflict_next()``, ``auth_mode`` (401/403), ``crds_installed``, and direct
   store access (``get_object``, ``list_objects``, ``put_object``,
   ``delete_object``, ``set_status``, ``create_namespace``). ``_on_change`` is the
-  hook where a future status controller will plug in.
+  hook where the status controller plugs in.
+* A status controller, off by default (``KubeApiDouble(controller=True)`` or
+  ``controller_enabled = True``): after every stored change of a listener,
+  multi-key listener, connector, site, service or namespace it recomputes the
+  status of every Listener, MultiKeyListener, Connector and Site in all
+  namespaces with ``skupper_status.py`` (Skupper's status rules as a TEST
+  DOUBLE) and writes the statuses that changed, as Skupper's controller would.
+  Each namespace with a Site is a site; all of them form one network, as if
+  linked, so a connector in one namespace matches a listener in another. A
+  binding in a namespace without a Site is in error (``No active site in
+  namespace``), as in Skupper; ``controller_require_site = False`` drops that
+  rule. ``controller_delay`` (seconds) runs it from a timer instead, once for
+  a burst of changes; ``controller_error()`` forces an Error on one object;
+  ``run_controller()`` and ``wait_controller_idle()`` help tests. Status
+  writes bump resourceVersion like any other write.
 
 What it leaves out (do not rely on these in tests)
 --------------------------------------------------
@@ -79,6 +92,10 @@ What it leaves out (do not rely on these in tests)
   ignored), ``410 Gone`` for old continue tokens.
 * Core types get only light treatment: no Service ports validation, no secret
   type checks, strategic merge patch is a plain merge patch.
+* The status controller has no router, pods or Services of its own: it never
+  creates the Service of a listener, reports a Site Ready as soon as it is
+  configured, and treats connectors with a selector as matching pods (see
+  ``skupper_status.py`` for all it leaves out).
 * Some message texts whose exact wording was not verified against a live
   server: the JSON-patch failure, the malformed-body 400s, the Connector
   ``oneOf`` message, the MultiKeyListener CEL messages (chosen by this project).
@@ -114,6 +131,11 @@ try:  # PyYAML is optional: JSON is valid YAML, and kubeconfig loaders read both
     import yaml
 except ImportError:  # pragma: no cover - depends on the environment
     yaml = None
+
+try:  # imported as tests.support.kube_api_double
+    from . import skupper_status
+except ImportError:  # run as a script: this folder is on sys.path
+    import skupper_status
 
 SKUPPER_GROUP = "skupper.io"
 SKUPPER_VERSION = "v2alpha1"
@@ -806,7 +828,7 @@ def labels_match(requirements, labels):
             except (TypeError, ValueError):
                 return False
             limit = int(values[0])
-            if (operator == ">" and not number > limit) or (operator == "<" and not number < limit):
+            if (operator == ">" and number <= limit) or (operator == "<" and number >= limit):
                 return False
     return True
 
@@ -1245,6 +1267,9 @@ def _bearer(header_value):
     return None
 
 
+CONTROLLED_PLURALS = ("listeners", "multikeylisteners", "connectors", "sites")
+CONTROLLER_TRIGGERS = CONTROLLED_PLURALS + ("services", "namespaces")
+
 _SERVER_OWNED = ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
                  "deletionGracePeriodSeconds", "generation", "managedFields", "selfLink")
 
@@ -1277,7 +1302,7 @@ class KubeApiDouble:
     :meth:`start` and :meth:`stop`. Every public method is thread safe.
     """
 
-    def __init__(self, crds_installed=True, token=None, user=DEFAULT_USER):
+    def __init__(self, crds_installed=True, token=None, user=DEFAULT_USER, controller=False):
         self._lock = threading.RLock()
         self._store = {}  # (plural, namespace or "", name) -> object
         self._rv = 100
@@ -1305,6 +1330,19 @@ class KubeApiDouble:
             "buildDate": "2024-08-13T07:28:49Z", "goVersion": "go1.22.5", "compiler": "gc",
             "platform": "linux/amd64",
         }
+        #: the status controller runs after changes (see run_controller)
+        self.controller_enabled = controller
+        #: seconds between a change and the controller run (0: at once, in the writing thread)
+        self.controller_delay = 0.0
+        #: bindings of a namespace without a Site are in error, as in Skupper
+        self.controller_require_site = True
+        #: how many times the controller ran, and how many statuses it wrote
+        self.controller_runs = 0
+        self.controller_writes = 0
+        self._controller_errors = {}  # (plural, namespace, name) -> message
+        self._controller_timer = None
+        self._controller_busy = 0
+        self._controller_state = threading.Condition(threading.Lock())
         for namespace in INITIAL_NAMESPACES:
             self.create_namespace(namespace, notify=False)
 
@@ -1323,7 +1361,8 @@ class KubeApiDouble:
         return self
 
     def stop(self):
-        """Stop serving and close every open connection."""
+        """Stop serving, cancel a pending controller run and close every open connection."""
+        self._cancel_controller_timer()
         with self._lock:
             server, thread = self._server, self._thread
             self._server = self._thread = None
@@ -1569,12 +1608,128 @@ class KubeApiDouble:
         status controller (a subclass, or an instance attribute) can read the store
         with get_object/list_objects and write status with
         ``set_status(..., notify=False)`` to avoid calling itself again.
-        This base implementation does nothing.
+        This base implementation runs the built-in status controller when
+        ``controller_enabled`` is set and the change can affect a status.
         """
+        if self.controller_enabled and plural in CONTROLLER_TRIGGERS:
+            self._controller_changed()
 
     @staticmethod
     def _key(plural, namespace, name):
         return (plural, namespace or "", name)
+
+    # ---- status controller (a TEST DOUBLE of Skupper's, see skupper_status.py) ----
+
+    def run_controller(self):
+        """Recompute every Skupper status now and write those that changed; returns how many were written.
+
+        Works whether or not ``controller_enabled`` is set. The whole run holds
+        the store lock, so it sees and writes one consistent state.
+        """
+        with self._lock:
+            now = _now()
+            by_namespace = {}
+            for (plural, namespace, _name), obj in sorted(self._store.items()):
+                if plural in CONTROLLED_PLURALS or plural == "services":
+                    by_namespace.setdefault(namespace, {}).setdefault(plural, []).append(obj)
+            active = {namespace for namespace, objs in by_namespace.items()
+                      if objs.get("sites") or not self.controller_require_site}
+            network_connectors, network_listeners = set(), set()
+            for namespace in active:
+                objs = by_namespace[namespace]
+                network_connectors |= skupper_status.connector_keys(objs.get("connectors"))
+                network_listeners |= skupper_status.listener_keys(objs.get("listeners"),
+                                                                  objs.get("multikeylisteners"))
+            sites_in_network = len([ns for ns in active if by_namespace[ns].get("sites")])
+            written = 0
+            for namespace, objs in sorted(by_namespace.items()):
+                if not any(objs.get(plural) for plural in CONTROLLED_PLURALS):
+                    continue
+                forced = {(plural, name): message
+                          for (plural, ns, name), message in self._controller_errors.items() if ns == namespace}
+                computed = skupper_status.site_statuses(
+                    listeners=objs.get("listeners", ()), multikeylisteners=objs.get("multikeylisteners", ()),
+                    connectors=objs.get("connectors", ()), sites=objs.get("sites", ()),
+                    network_connector_keys=network_connectors, network_listener_keys=network_listeners,
+                    errors=forced, now=now, require_site=self.controller_require_site,
+                    services=objs.get("services", ()), sites_in_network=sites_in_network)
+                for plural, statuses in computed.items():
+                    for name, status in sorted(statuses.items()):
+                        stored = self._store.get(self._key(plural, namespace, name))
+                        if stored is not None and stored.get("status") != status:
+                            self.set_status(plural, namespace, name, status, notify=False)
+                            written += 1
+            self.controller_runs += 1
+            self.controller_writes += written
+            return written
+
+    def controller_error(self, plural, namespace, name, message):
+        """Force ``Configured`` False/Error with ``message`` on one object (None clears it).
+
+        Lasts until cleared, across deletes and re-creates of the object. Takes
+        effect at the next controller run, which this call triggers when the
+        controller is enabled.
+        """
+        if plural not in CONTROLLED_PLURALS:
+            raise ValueError("controller_error covers %s, not %s" % (", ".join(CONTROLLED_PLURALS), plural))
+        with self._lock:
+            if message is None:
+                self._controller_errors.pop((plural, namespace, name), None)
+            else:
+                self._controller_errors[(plural, namespace, name)] = str(message)
+        if self.controller_enabled:
+            self._controller_changed()
+
+    def wait_controller_idle(self, timeout=5.0):
+        """Wait until no controller run is pending or running; returns False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._controller_state:
+            while self._controller_timer is not None or self._controller_busy:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._controller_state.wait(remaining)
+        return True
+
+    def _controller_changed(self):
+        if self.controller_delay <= 0:
+            self._run_controller_tracked()
+            return
+        with self._controller_state:
+            if self._controller_timer is not None:
+                return  # a run is already due: it will read the newest state
+            timer = threading.Timer(self.controller_delay, self._controller_timer_fired)
+            timer.daemon = True
+            timer.name = "kube-api-double-controller"
+            self._controller_timer = timer
+        timer.start()
+
+    def _controller_timer_fired(self):
+        with self._controller_state:
+            if self._controller_timer is not threading.current_thread():
+                return  # cancelled by stop()
+            self._controller_timer = None
+        try:
+            self._run_controller_tracked()
+        except Exception as error:  # no request to answer 500 to: record it for the test
+            self._internal_error(error)
+
+    def _run_controller_tracked(self):
+        with self._controller_state:
+            self._controller_busy += 1
+        try:
+            return self.run_controller()
+        finally:
+            with self._controller_state:
+                self._controller_busy -= 1
+                self._controller_state.notify_all()
+
+    def _cancel_controller_timer(self):
+        with self._controller_state:
+            timer, self._controller_timer = self._controller_timer, None
+            self._controller_state.notify_all()
+        if timer is not None:
+            timer.cancel()
 
     # ---- HTTP entry point -------------------------------------------------
 
@@ -2020,7 +2175,7 @@ class KubeApiDouble:
         else:
             meta.pop("namespace", None)
         if not meta.get("name") and meta.get("generateName"):
-            suffix = "".join(random.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
+            suffix = "".join(random.choice("bcdfghjklmnpqrstvwxz2456789") for _index in range(5))
             meta["name"] = meta["generateName"] + suffix
         for key in _SERVER_OWNED:
             meta.pop(key, None)
@@ -2309,17 +2464,23 @@ def main(argv=None):
     parser.add_argument("--namespace", help="namespace to create and set in the kubeconfig context")
     parser.add_argument("--context", default="double", help="context name in the kubeconfig")
     parser.add_argument("--no-crds", action="store_true", help="serve without the skupper.io resources")
+    parser.add_argument("--controller", action="store_true",
+                        help="run the status controller (Skupper's status rules, as a test double)")
+    parser.add_argument("--controller-delay", type=float, default=0.0, metavar="SECONDS",
+                        help="seconds between a change and the status update (with --controller)")
     args = parser.parse_args(argv)
 
-    double = KubeApiDouble(crds_installed=not args.no_crds)
+    # Handlers first: whoever reads the URL below may signal at once.
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_args: stop.set())
+    double = KubeApiDouble(crds_installed=not args.no_crds, controller=args.controller)
+    double.controller_delay = args.controller_delay
     double.start()
     if args.namespace:
         double.create_namespace(args.namespace)
     double.write_kubeconfig(args.kubeconfig, namespace=args.namespace, context=args.context)
     print(double.url, flush=True)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_args: stop.set())
     try:
         while not stop.wait(0.5):
             pass

@@ -83,7 +83,7 @@ class PlaybookRunner:
         run_env = dict(self.env)
         run_env.update(env or {})
         process = subprocess.run(command, capture_output=True, text=True, env=run_env, cwd=self.workdir,
-                                 timeout=300)
+                                 timeout=300, check=False)
         results = []
         if os.path.exists(out):
             with open(out) as handle:
@@ -93,3 +93,10 @@ class PlaybookRunner:
         if process.returncode != 0 or not results:
             raise AssertionError("ansible-playbook failed outside the tasks under test:\n%r" % run)
         return run
+
+
+def merged(base, **changes):
+    """A copy of ``base`` with ``changes`` applied: task options derived from a seed."""
+    result = dict(base)
+    result.update(changes)
+    return result

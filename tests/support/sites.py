@@ -108,18 +108,18 @@ class KubeSite:
         return self.target.custom.create_namespaced_custom_object(
             "skupper.io", "v2alpha1", self.namespace, PLURALS[kind], obj)
 
+    def _list(self, kind):
+        return self.target.custom.list_namespaced_custom_object(
+            "skupper.io", "v2alpha1", self.namespace, PLURALS[kind])["items"]
+
     def names(self, kind):
-        listed = self.target.custom.list_namespaced_custom_object("skupper.io", "v2alpha1", self.namespace,
-                                                                   PLURALS[kind])
-        return sorted(item["metadata"]["name"] for item in listed["items"])
+        return sorted(item["metadata"]["name"] for item in self._list(kind))
 
     def snapshot(self):
         """Every Skupper object of the namespace with its resourceVersion, and the double's global counter."""
         seen = {}
-        for kind, plural in PLURALS.items():
-            listed = self.target.custom.list_namespaced_custom_object("skupper.io", "v2alpha1", self.namespace,
-                                                                       plural)
-            for item in listed["items"]:
+        for kind in PLURALS:
+            for item in self._list(kind):
                 seen[(kind, item["metadata"]["name"])] = item["metadata"]["resourceVersion"]
         if self.double is not None:
             # Bumped by every stored write of any object, so a write elsewhere shows too.

@@ -34,7 +34,7 @@ def test_every_error_is_reported_at_once_with_its_option():
 
 
 def test_host_rule_follows_the_back_end():
-    options = params(**dict(SEED, host="10.0.0.1"))
+    options = params(**{**SEED, "host": "10.0.0.1"})
     assert engine.validate_items(LISTENER, options, SystemSiteBackend)[0].spec["host"] == "10.0.0.1"
     with pytest.raises(SkupperError, match="host: '10.0.0.1' is not a valid host on Kubernetes"):
         engine.validate_items(LISTENER, options, KubernetesBackend)
@@ -46,7 +46,7 @@ def test_absent_needs_only_a_name():
 
 
 def test_bulk_items_are_checked_for_duplicate_names():
-    items = [dict(SEED, state=None, labels=None, annotations=None), dict(SEED, port=1)]
+    items = [{**SEED, "state": None, "labels": None, "annotations": None}, {**SEED, "port": 1}]
     with pytest.raises(SkupperError, match=r"listeners\[1\]\.name: 'backend' is listed twice"):
         engine.validate_items(LISTENER, params(listeners=items, name=None), KubernetesBackend)
 
@@ -81,7 +81,7 @@ def test_labels_given_must_match_others_are_left_alone():
 
 
 def test_object_to_write_keeps_metadata_and_replaces_spec():
-    item, = engine.validate_items(LISTENER, params(labels={"team": "a"}, **dict(SEED, port=1)), KubernetesBackend)
+    item, = engine.validate_items(LISTENER, params(labels={"team": "a"}, **{**SEED, "port": 1}), KubernetesBackend)
     existing = _existing({"routingKey": "backend", "host": "backend", "port": 8080, "tlsCredentials": "x"},
                          labels={"other": "x"}, annotations={"note": "kept"})
     obj = engine.desired_object(LISTENER, "ns", item, existing)

@@ -22,10 +22,10 @@ CONFIGURED = {"type": "Configured", "status": "True"}
 
 def test_configured_needs_the_condition_true_for_this_generation():
     assert waiting.is_configured(obj(conditions=[CONFIGURED])) is True
-    assert waiting.is_configured(obj(conditions=[dict(CONFIGURED, status="False")])) is False
+    assert waiting.is_configured(obj(conditions=[{**CONFIGURED, "status": "False"}])) is False
     assert waiting.is_configured(obj()) is False
     assert waiting.is_configured(None) is False
-    stale = dict(CONFIGURED, observedGeneration=1)
+    stale = {**CONFIGURED, "observedGeneration": 1}
     assert waiting.is_configured(obj(conditions=[stale], generation=2)) is False
     assert waiting.is_configured(obj(conditions=[stale], generation=1)) is True
 
