@@ -51,7 +51,7 @@ TARGET_ERRORS = [
 
 def test_connector_target_rules(site, runner):
     before = site.snapshot()
-    tasks = [task(CONNECTOR, site, name="c", routing_key="c", port=1, **options) for options, _ in TARGET_ERRORS]
+    tasks = [task(CONNECTOR, site, name="c", routing_key="c", port=1, **options) for options, _message in TARGET_ERRORS]
     for (_options, message), result in zip(TARGET_ERRORS, runner.run(*tasks).results):
         assert result["failed"] is True and message in result["msg"], result["msg"]
     assert site.snapshot() == before

@@ -747,7 +747,7 @@ def test_drop_next_loses_the_request_or_only_the_answer(requires_double, listene
 def test_conflict_next(requires_double, listeners):
     created = listeners.create(listener("a"))
     requires_double.conflict_next(2, methods=("PATCH",))
-    for _ in range(2):
+    for _attempt in range(2):
         status, body = api_error(listeners.patch, "a", {"spec": {"port": 1}})
         assert (status, body["message"]) == (409, STALE_MESSAGE)
     assert listeners.get("a")["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]

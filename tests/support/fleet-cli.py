@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Run the test fleet of SSH hosts (tests/support/fleet.py) by hand.
 
     fleet-cli.py check                      can this machine run a fleet? (exit 1 if not)
@@ -53,6 +53,7 @@ def main(argv=None):
         print("cannot run a fleet here: " + reason, file=sys.stderr)
         return 1
     workdir = args.workdir or tempfile.mkdtemp(prefix="fleet-")
+
     def interrupt(*_):
         raise KeyboardInterrupt()
 

@@ -112,12 +112,12 @@ class FleetError(RuntimeError):
 
 
 def _random_chars(count):
-    return "".join(secrets.choice(_NAME_ALPHABET) for _ in range(count))
+    return "".join(secrets.choice(_NAME_ALPHABET) for _unused in range(count))
 
 
 def _run(command, check=True, timeout=30):
     process = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout)
+                             stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout, check=False)
     if check and process.returncode != 0:
         raise FleetError("%s: exit %d: %s" % (" ".join(command), process.returncode,
                                               (process.stderr or process.stdout).strip()))
@@ -323,7 +323,7 @@ class Fleet:
         host = self._host(host)
         process = subprocess.run(["ssh"] + self.ssh_args() + ["root@" + host.ip, command],
                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 universal_newlines=True, timeout=timeout)
+                                 universal_newlines=True, timeout=timeout, check=False)
         if check and process.returncode != 0:
             raise FleetError("ssh %s %r: exit %d: %s" % (host.name, command, process.returncode,
                                                          process.stderr.strip()))
@@ -466,7 +466,7 @@ class Fleet:
         self._save_state()
         _run(["ip", "link", "set", self.bridge, "up"])
         rng = random.SystemRandom()
-        for _ in range(64):
+        for _attempt in range(64):
             network = ipaddress.ip_network("10.%d.%d.0/24" % (rng.randint(100, 254), rng.randint(1, 254)))
             if any(network.overlaps(used) for used in _used_networks()):
                 continue
@@ -557,8 +557,8 @@ class Fleet:
             for host in list(waiting):
                 process = self._processes.get(host.name)
                 if process is None or process.poll() is not None:
-                    raise FleetError("sshd of %s exited (%s): %s" % (host.name, process and process.returncode,
-                                                                       _tail(host.sshd_log, host.sshd_log + ".err")))
+                    log = _tail(host.sshd_log, host.sshd_log + ".err")
+                    raise FleetError("sshd of %s exited (%s): %s" % (host.name, process and process.returncode, log))
                 if _port_open(host.ip, 22, timeout=0.3):
                     waiting.remove(host)
             if not waiting:
