@@ -95,6 +95,14 @@ class PlaybookRunner:
         return run
 
 
+def run_playbook(runner, playbook, inventory, *extra_args, env=None):
+    """Run one of the collection's own playbooks as a user would, with an inventory file."""
+    run_env = dict(runner.env)
+    run_env.update(env or {})
+    return subprocess.run([ansible_playbook(), "-i", str(inventory), os.path.join(ROOT, playbook)] + list(extra_args),
+                          capture_output=True, text=True, env=run_env, cwd=runner.workdir, timeout=600, check=False)
+
+
 def merged(base, **changes):
     """A copy of ``base`` with ``changes`` applied: task options derived from a seed."""
     result = dict(base)
