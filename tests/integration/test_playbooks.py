@@ -1,0 +1,30 @@
+"""The collection's playbooks as a user runs them: the quickstart, twice."""
+
+import json
+import os
+
+import yaml
+
+from tests.support.playbook import run_playbook
+
+
+def test_quickstart_creates_the_seed_listeners_and_reruns_unchanged(runner, tmp_path):
+    home = tmp_path / "quickstart"
+    first = run_playbook(runner, "playbooks/quickstart.yml", "localhost,", "-e", "skupper_quickstart_home=%s" % home)
+    assert first.returncode == 0, first.stdout + first.stderr
+    resources = home / "data-home" / "skupper" / "namespaces" / "hello-world-west" / "input" / "resources"
+    assert sorted(os.listdir(str(resources))) == [
+        "Listener-backend.yaml", "MultiKeyListener-mkl-backend-priority.yaml", "MultiKeyListener-mkl-backend.yaml",
+        "Site-hello-world-west.yaml"]
+    listener = yaml.safe_load((resources / "Listener-backend.yaml").read_text())
+    assert listener["spec"] == {"routingKey": "backend", "host": "backend", "port": 8080}
+    report = json.loads((home / "skupper-fleet-report.json").read_text())
+    assert report["listeners_without_connector"] == [
+        "backend", "east-backend", "east-backend-http", "west-backend", "west-backend-http"]
+    assert report["failed_hosts"] == []
+    assert "backend                  Listener          Pending  backend (no connector)" in first.stdout
+
+    second = run_playbook(runner, "playbooks/quickstart.yml", "localhost,", "-e", "skupper_quickstart_home=%s" % home)
+    assert second.returncode == 0, second.stdout + second.stderr
+    recap = second.stdout[second.stdout.index("PLAY RECAP"):]
+    assert "changed=0" in recap and "changed=1" not in recap and "failed=0" in recap
