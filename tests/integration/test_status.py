@@ -197,8 +197,8 @@ def test_status_playbook_prints_a_table_per_site(system_site, kube_site, runner,
     from tests.support.playbook import run_playbook
 
     system_site.put("Listener", "backend", {"routingKey": "backend", "host": "backend", "port": 8080})
-    kube_site.put("MultiKeyListener", "mkl", {"host": "mkl", "port": 9092,
-                                             "strategy": {"priority": {"routingKeys": ["a"]}}})
+    strategy = {"priority": {"routingKeys": ["a"]}}
+    kube_site.put("MultiKeyListener", "mkl", {"host": "mkl", "port": 9092, "strategy": strategy})
     local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
     inventory = {"skupper_sites": {"hosts": {
         "linux-host": merged(local, skupper_site_platform="linux", skupper_site_data_home=system_site.data_home),
