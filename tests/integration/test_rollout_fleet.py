@@ -1,0 +1,192 @@
+"""playbooks/rollout.yml over a real fleet: ten SSH hosts in network namespaces and a Kubernetes site.
+
+Each Linux host runs the site role (the Skupper CLI installed from a file on the controller
+with its checksum; the CLI is the stand-in tests/bin/skupper, a test double) and the network
+role over SSH; the Kubernetes site runs on the API test double. The inventory plants routing
+keys with no connector and a connector with no listener, which the report must name.
+"""
+
+import hashlib
+import json
+import os
+import sys
+import threading
+import time
+import zipapp
+
+import pytest
+import yaml
+
+from tests.support.fleet import Fleet, fleet_available
+from tests.support.playbook import run_playbook
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COUNT = 10
+
+
+def build_cli(folder):
+    """The stand-in CLI and its two support modules as one executable file (a zipapp), as a release binary is one."""
+    source = os.path.join(str(folder), "skupper-src")
+    os.makedirs(source)
+    with open(os.path.join(ROOT, "tests", "bin", "skupper")) as handle:
+        main = handle.read()
+    with open(os.path.join(source, "__main__.py"), "w") as handle:
+        handle.write(main)
+    for name in ("system_controller.py", "skupper_status.py"):
+        with open(os.path.join(ROOT, "tests", "support", name)) as src, open(os.path.join(source, name), "w") as dst:
+            dst.write(src.read())
+    target = os.path.join(str(folder), "skupper")
+    zipapp.create_archive(source, target, interpreter="/usr/bin/env python3")
+    with open(target, "rb") as handle:
+        return target, "sha256:" + hashlib.sha256(handle.read()).hexdigest()
+
+
+def declared(name):
+    """What the inventory declares for host hN: a listener for the next host's service, a connector for its own."""
+    number = int(name[1:])
+    listeners = [{"name": "svc-%d" % (number % COUNT + 1), "routing_key": "svc-%d" % (number % COUNT + 1),
+                  "host": "0.0.0.0", "port": 8000 + number}]
+    connectors = [{"name": "svc-%d" % number, "routing_key": "svc-%d" % number, "host": "127.0.0.1", "port": 9000}]
+    if number == 3:
+        listeners.append({"name": "orphan", "routing_key": "orphan", "host": "0.0.0.0", "port": 7000})
+    if number == 5:
+        connectors.append({"name": "lonely", "routing_key": "lonely", "host": "127.0.0.1", "port": 7001})
+    multikeylisteners = []
+    if number == 1:
+        multikeylisteners.append({"name": "mkl", "host": "0.0.0.0", "port": 9092, "strategy": {
+            "weighted": {"routing_keys": {"svc-4": 1, "svc-6": 3}}}})
+    return listeners, multikeylisteners, connectors
+
+
+@pytest.fixture
+def fleet(tmp_path):
+    available, reason = fleet_available()
+    if not available:
+        if os.environ.get("CI"):
+            pytest.fail("the SSH fleet must run on CI: %s" % reason)
+        pytest.skip(reason)
+    with Fleet(count=COUNT, workdir=tmp_path / "fleet") as hosts:
+        yield hosts
+
+
+@pytest.fixture
+def inventory(fleet, kube_site, tmp_path):
+    cli, checksum = build_cli(tmp_path)
+    if kube_site.double:
+        kube_site.double.controller_enabled = True
+
+    def host_vars(host):
+        listeners, multikeylisteners, connectors = declared(host.name)
+        return {
+            "skupper_site_platform": "linux",
+            "skupper_site_name": host.name,
+            "skupper_site_cli_src": cli,
+            "skupper_site_cli_checksum": checksum,
+            # Per host: the fleet's hosts share the machine's /usr and /etc, not /var/lib/skupper.
+            "skupper_site_cli_path": "/var/lib/skupper/bin/skupper",
+            "skupper_site_cli_environment": {"SKUPPER_DOUBLE_UNIT_DIR": "/var/lib/skupper/units"},
+            "skupper_site_required_commands": ["python3"],
+            "skupper_site_systemd": False,
+            "skupper_network_listeners": listeners,
+            "skupper_network_multikeylisteners": multikeylisteners,
+            "skupper_network_connectors": connectors,
+            "skupper_network_exclusive": True,
+        }
+
+    path = tmp_path / "inventory.yml"
+    fleet.inventory(path, extra_hostvars=host_vars)
+    with open(str(path)) as handle:
+        data = yaml.safe_load(handle)
+    data["all"]["children"]["skupper_sites"]["hosts"]["cluster"] = {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": sys.executable,
+        "skupper_site_platform": "kubernetes",
+        "skupper_site_name": "cluster",
+        "skupper_site_namespace": kube_site.namespace,
+        "skupper_site_kubeconfig": str(kube_site.args["kubeconfig"]),
+        "skupper_site_install_controller": False,
+        "skupper_site_wait_timeout": 30,
+        "skupper_network_listeners": [{"name": "svc-1", "routing_key": "svc-1", "host": "svc-1", "port": 8080}],
+        "skupper_network_connectors": [{"name": "metrics", "routing_key": "metrics", "selector": "app=metrics",
+                                        "port": 9100}],
+    }
+    with open(str(path), "w") as handle:
+        yaml.safe_dump(data, handle)
+    return path
+
+
+def rollout(runner, inventory, report):
+    return run_playbook(runner, "playbooks/rollout.yml", inventory, "-e", "skupper_rollout_report=%s" % report,
+                        "-e", "skupper_rollout_serial=5", env={"ANSIBLE_HOST_KEY_CHECKING": "False"})
+
+
+def resources(fleet, name):
+    folder = os.path.join(fleet.data_home(name), "namespaces", "default", "input", "resources")
+    return sorted(os.listdir(folder))
+
+
+def recap(stdout):
+    lines = stdout[stdout.index("PLAY RECAP"):].splitlines()[1:]
+    return dict((line.split()[0], dict(item.split("=") for item in line.split()[2:])) for line in lines if line.strip())
+
+
+def test_rollout_brings_up_the_fleet_and_reruns_unchanged(fleet, inventory, kube_site, runner, tmp_path):
+    report_path = tmp_path / "report.json"
+    started = time.monotonic()
+    first = rollout(runner, inventory, report_path)
+    first_seconds = time.monotonic() - started
+    assert first.returncode == 0, first.stdout[-6000:] + first.stderr[-3000:]
+
+    for host in fleet.hosts:
+        listeners, multikeylisteners, connectors = declared(host.name)
+        expected = sorted(["Site-%s.yaml" % host.name]
+                          + ["Listener-%s.yaml" % item["name"] for item in listeners]
+                          + ["MultiKeyListener-%s.yaml" % item["name"] for item in multikeylisteners]
+                          + ["Connector-%s.yaml" % item["name"] for item in connectors])
+        assert resources(fleet, host.name) == expected, host.name
+        runtime = os.path.join(fleet.data_home(host.name), "namespaces", "default", "runtime", "resources")
+        assert sorted(os.listdir(runtime)) == expected, "%s: started and reloaded" % host.name
+    assert kube_site.read("Site", "cluster") is not None
+    assert kube_site.read("Listener", "svc-1")["spec"]["port"] == 8080
+
+    report = json.loads(report_path.read_text())
+    assert report["listeners_without_connector"] == ["orphan"]
+    assert report["connectors_without_listener"] == ["lonely", "metrics"]
+    assert report["failed_hosts"] == []
+    assert report["routing_keys"]["svc-1"] == {"listeners": ["cluster/%s" % kube_site.namespace, "h10/default"],
+                                               "connectors": ["h1/default"]}
+    assert sorted(report["routing_keys"]["svc-4"]["listeners"]) == ["h1/default", "h3/default"]
+    assert "orphan" in first.stdout and "no connector anywhere" in first.stdout
+
+    again = rollout(runner, inventory, report_path)
+    assert again.returncode == 0, again.stdout[-6000:]
+    changed = dict((host, counts["changed"]) for host, counts in recap(again.stdout).items())
+    assert set(changed.values()) == {"0"}, changed
+    print("\nrollout over %d hosts + 1 cluster: first run %.1f s" % (COUNT, first_seconds))
+
+
+def test_a_host_down_mid_rollout(fleet, inventory, runner, tmp_path):
+    report_path = tmp_path / "report.json"
+    victim = "h7"
+    site_file = os.path.join(fleet.data_home(victim), "namespaces", "default", "input", "resources",
+                             "Site-%s.yaml" % victim)
+
+    def pull_the_plug():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not os.path.exists(site_file):
+            time.sleep(0.05)
+        fleet.stop_host(victim)
+
+    thread = threading.Thread(target=pull_the_plug, daemon=True)
+    thread.start()
+    process = rollout(runner, inventory, report_path)
+    thread.join()
+    counts = recap(process.stdout)
+    assert counts[victim]["unreachable"] != "0" or counts[victim]["failed"] != "0"
+    for host in fleet.hosts:
+        if host.name != victim:
+            assert counts[host.name]["failed"] == "0" and counts[host.name]["unreachable"] == "0", host.name
+            assert "Listener-svc-%d.yaml" % (int(host.name[1:]) % COUNT + 1) in resources(fleet, host.name)
+    report = json.loads(report_path.read_text())
+    assert report["failed_hosts"] == [victim]
+    assert "failed hosts: %s" % victim in process.stdout
