@@ -32,8 +32,9 @@ options:
   kubeconfig:
     description:
       - Path to a kubeconfig file, for O(platform=kubernetes).
-      - If not set, E(K8S_AUTH_KUBECONFIG) is used, then E(KUBECONFIG) and C(~/.kube/config), then the
-        in-cluster service account.
+      - If not set, E(K8S_AUTH_KUBECONFIG) is used; then E(K8S_AUTH_HOST) with the bearer token
+        E(K8S_AUTH_API_KEY) (and E(K8S_AUTH_VERIFY_SSL), E(K8S_AUTH_SSL_CA_CERT)), as AWX's Kubernetes
+        credential sets them; then E(KUBECONFIG) and C(~/.kube/config); then the in-cluster service account.
     type: path
   context:
     description:

@@ -66,8 +66,9 @@ class KubernetesBackend:
         kubeconfig_path = kubeconfig or os.environ.get("KUBECONFIG")
         if not kubeconfig_path and os.path.exists(os.path.expanduser(DEFAULT_KUBECONFIG)):
             kubeconfig_path = os.path.expanduser(DEFAULT_KUBECONFIG)
+        token_host = os.environ.get("K8S_AUTH_HOST")
         try:
-            if kubeconfig_path:
+            if kubeconfig_path and (kubeconfig or not token_host):
                 if kubeconfig and not os.path.exists(kubeconfig):
                     raise SkupperError("kubeconfig %s does not exist" % kubeconfig)
                 contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
@@ -80,13 +81,22 @@ class KubernetesBackend:
                 self.default_namespace = ((chosen or {}).get("context") or {}).get("namespace") or "default"
                 config.load_kube_config(config_file=kubeconfig, context=context,
                                         client_configuration=configuration, persist_config=False)
+            elif token_host:
+                # What AWX's Kubernetes bearer-token credential injects.
+                configuration.host = token_host
+                token = os.environ.get("K8S_AUTH_API_KEY")
+                if token:
+                    configuration.api_key = {"authorization": "Bearer " + token}
+                configuration.verify_ssl = os.environ.get("K8S_AUTH_VERIFY_SSL", "true").lower() not in (
+                    "0", "false", "no", "off")
+                configuration.ssl_ca_cert = os.environ.get("K8S_AUTH_SSL_CA_CERT") or None
             elif os.path.exists(IN_CLUSTER_TOKEN_FILE):
                 config.load_incluster_config(client_configuration=configuration)
                 with open(IN_CLUSTER_NAMESPACE_FILE) as handle:
                     self.default_namespace = handle.read().strip() or "default"
             else:
                 raise SkupperError("no Kubernetes credentials found: set kubeconfig (or K8S_AUTH_KUBECONFIG, or "
-                                   "KUBECONFIG), or run inside a cluster")
+                                   "KUBECONFIG), K8S_AUTH_HOST and K8S_AUTH_API_KEY, or run inside a cluster")
         except SkupperError:
             raise
         except Exception as exc:

@@ -176,3 +176,13 @@ def test_kubernetes_is_not_imported_for_system_sites(runner, tmp_path):
     assert result["changed"] is True, result.get("msg")
     missing = runner.run(listener_task(kubeconfig=str(tmp_path / "none"), **SEED), env=env)[0]
     assert missing["failed"] and "kubernetes" in missing["msg"] and "Traceback" not in missing["msg"]
+
+
+def test_bearer_token_from_the_environment_as_awx_sets_it(kube_site, runner, double, tmp_path):
+    env = {"K8S_AUTH_HOST": double.url, "K8S_AUTH_API_KEY": "awx-token", "K8S_AUTH_VERIFY_SSL": "false",
+           "HOME": str(tmp_path), "KUBECONFIG": ""}
+    double.reset_calls()
+    result = runner.run(listener_task(namespace=kube_site.namespace, **SEED), env=env)[0]
+    assert result["changed"] is True, result.get("msg")
+    assert set(call.token for call in double.calls(plural="listeners")) == {"awx-token"}
+    assert kube_site.read("Listener", "backend") is not None
