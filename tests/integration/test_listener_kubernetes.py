@@ -186,3 +186,24 @@ def test_bearer_token_from_the_environment_as_awx_sets_it(kube_site, runner, dou
     assert result["changed"] is True, result.get("msg")
     assert set(call.token for call in double.calls(plural="listeners")) == {"awx-token"}
     assert kube_site.read("Listener", "backend") is not None
+
+
+def test_server_refusal_of_a_strategy_type_change_is_reported(kube_site, double):
+    """The API server enforces the immutable strategy type itself; its refusal reads clearly too."""
+    from kubernetes.client.rest import ApiException
+
+    from ansible_collections.skupperlabs.network.plugins.module_utils.kinds import MULTIKEYLISTENER
+    from ansible_collections.skupperlabs.network.plugins.module_utils.kubernetes_api import KubernetesBackend
+
+    custom = kube_site.target.custom
+    body = {"apiVersion": "skupper.io/v2alpha1", "kind": "MultiKeyListener", "metadata": {"name": "m"},
+            "spec": {"host": "m", "port": 1, "strategy": {"priority": {"routingKeys": ["a"]}}}}
+    stored = custom.create_namespaced_custom_object("skupper.io", "v2alpha1", kube_site.namespace,
+                                                    "multikeylisteners", body)
+    stored["spec"]["strategy"] = {"weighted": {"routingKeys": {"a": 1}}}
+    with pytest.raises(ApiException) as refused:
+        custom.replace_namespaced_custom_object("skupper.io", "v2alpha1", kube_site.namespace,
+                                                "multikeylisteners", "m", stored)
+    backend = KubernetesBackend(kubeconfig=str(kube_site.args["kubeconfig"]))
+    error = backend._translate(refused.value, "update", MULTIKEYLISTENER, kube_site.namespace, "m")
+    assert "422 Invalid" in error.msg and "spec.strategy" in error.msg and "immutable" in error.msg

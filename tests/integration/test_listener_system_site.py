@@ -110,3 +110,28 @@ def test_unparseable_resource_file_is_reported(system_site, runner):
         handle.write("spec: [unclosed\n")
     result = runner.run(listener(system_site, **SEED))[0]
     assert result["failed"] is True and "cannot parse" in result["msg"]
+
+
+def test_writes_wait_for_the_namespace_lock(system_site, runner):
+    """Another writer holding the namespace's lock (flock on the namespace home) holds the module back."""
+    import fcntl
+    import threading
+    import time
+
+    runner.run(listener(system_site, **SEED))
+    home = os.path.join(system_site.data_home, "namespaces", "default")
+    holder = os.open(home, os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    results = {}
+    thread = threading.Thread(target=lambda: results.update(
+        run=runner.run(listener(system_site, **merged(SEED, name="second", port=9000)))))
+    thread.start()
+    try:
+        time.sleep(4)
+        assert system_site.read("Listener", "second") is None, "written while another process held the lock"
+    finally:
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        os.close(holder)
+    thread.join(60)
+    assert results["run"][0]["changed"] is True
+    assert system_site.read("Listener", "second")["spec"]["port"] == 9000

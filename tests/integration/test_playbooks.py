@@ -28,3 +28,18 @@ def test_quickstart_creates_the_seed_listeners_and_reruns_unchanged(runner, tmp_
     assert second.returncode == 0, second.stdout + second.stderr
     recap = second.stdout[second.stdout.index("PLAY RECAP"):]
     assert "changed=0" in recap and "changed=1" not in recap and "failed=0" in recap
+
+
+def test_example_inventory_parses(runner):
+    import subprocess
+
+    from tests.support.playbook import ROOT, ansible_playbook
+
+    inventory = os.path.join(ROOT, "docs", "examples", "inventory.yml")
+    command = [os.path.join(os.path.dirname(ansible_playbook()), "ansible-inventory"), "-i", inventory, "--list"]
+    process = subprocess.run(command, capture_output=True, text=True, env=runner.env, check=False, timeout=120)
+    assert process.returncode == 0, process.stderr
+    listed = json.loads(process.stdout)
+    assert sorted(listed["skupper_sites"]["hosts"]) == ["db-1.example.com", "edge-7.example.com", "west-cluster"]
+    platforms = set(host["skupper_site_platform"] for host in listed["_meta"]["hostvars"].values())
+    assert platforms == {"podman", "linux", "kubernetes"}
