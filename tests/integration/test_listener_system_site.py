@@ -135,3 +135,22 @@ def test_writes_wait_for_the_namespace_lock(system_site, runner):
     thread.join(60)
     assert results["run"][0]["changed"] is True
     assert system_site.read("Listener", "second")["spec"]["port"] == 9000
+
+
+def test_missing_pyyaml_on_the_managed_host_is_a_clear_error(runner, tmp_path):
+    """The managed host's Python lacks PyYAML: Ansible's missing-library message, no traceback, nothing written."""
+    import sys
+
+    shadow = tmp_path / "shadow"
+    (shadow / "yaml").mkdir(parents=True)
+    (shadow / "yaml" / "__init__.py").write_text("raise ImportError('No module named yaml')\n")
+    interpreter = tmp_path / "python-without-yaml"
+    interpreter.write_text('#!/bin/sh\nPYTHONPATH="%s" exec "%s" "$@"\n' % (shadow, sys.executable))
+    interpreter.chmod(0o755)
+    data_home = tmp_path / "dh"
+    task = {"skupperlabs.network.listener": merged(SEED, platform="linux", data_home=str(data_home)),
+            "vars": {"ansible_python_interpreter": str(interpreter)}}
+    result = runner.run(task)[0]
+    assert result["failed"] is True
+    assert "PyYAML" in result["msg"] and "Traceback" not in result["msg"]
+    assert not data_home.exists()
