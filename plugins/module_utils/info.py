@@ -9,7 +9,7 @@ __metaclass__ = type
 
 from ansible_collections.skupperlabs.network.plugins.module_utils import validation
 from ansible_collections.skupperlabs.network.plugins.module_utils.engine import (
-    backend_class, build_backend, connection_argument_spec)
+    build_backend, connection_argument_spec)
 from ansible_collections.skupperlabs.network.plugins.module_utils.errors import SkupperError, fail
 
 NO_STATUS_MESSAGE = "no status reported yet: is the Skupper controller running?"
@@ -63,7 +63,6 @@ def entry(kind, namespace, obj):
 def read_entries(kind, params, backend=None):
     """Validate, read (one GET by name, else one LIST), filter and flatten."""
     _validate(params)
-    backend_class(params["platform"])
     backend = backend or build_backend(params)
     namespace = params.get("namespace") or backend.default_namespace
     selector = ",".join(params.get("label_selectors") or [])
