@@ -24,14 +24,17 @@ def declared_routing_keys(items):
 def fleet_report(hosts):
     """Routing keys across the fleet from the hostvars of every site host.
 
-    A host without the network role's facts (``skupper_network_site``) did not finish the
-    rollout and is listed in ``failed_hosts``.
+    A host without the network role's facts (``skupper_network_site``), or with the error
+    playbooks/rollout.yml records (``skupper_rollout_error``), did not finish the rollout: it is
+    listed in ``failed_hosts``, with its reason in ``errors``.
     """
-    routing_keys, failed, sites = {}, [], []
+    routing_keys, failed, sites, errors = {}, [], [], {}
     for host in hosts:
         site = host.get("skupper_network_site")
-        if not site:
-            failed.append(host.get("inventory_hostname"))
+        if not site or host.get("skupper_rollout_error"):
+            name = host.get("inventory_hostname")
+            failed.append(name)
+            errors[name] = host.get("skupper_rollout_error") or "did not finish the rollout"
             continue
         sites.append(site)
         for role, facts_key in (("listeners", "skupper_network_listener_keys"),
@@ -47,6 +50,7 @@ def fleet_report(hosts):
         "listeners_without_connector": [k for k, v in ordered.items() if v["listeners"] and not v["connectors"]],
         "connectors_without_listener": [k for k, v in ordered.items() if v["connectors"] and not v["listeners"]],
         "failed_hosts": sorted(failed),
+        "errors": errors,
     }
 
 
@@ -66,6 +70,8 @@ def fleet_report_table(report):
     lines = [line.rstrip() for line in lines]
     if report.get("failed_hosts"):
         lines.append("failed hosts: %s" % ", ".join(report["failed_hosts"]))
+        for name in report["failed_hosts"]:
+            lines.append("  %s: %s" % (name, report.get("errors", {}).get(name, "")))
     return lines
 
 

@@ -43,3 +43,18 @@ def test_example_inventory_parses(runner):
     assert sorted(listed["skupper_sites"]["hosts"]) == ["db-1.example.com", "edge-7.example.com", "west-cluster"]
     platforms = set(host["skupper_site_platform"] for host in listed["_meta"]["hostvars"].values())
     assert platforms == {"podman", "linux", "kubernetes"}
+
+
+def test_rollout_reports_even_when_a_whole_batch_is_down(runner, tmp_path):
+    """Ansible ends a run when every host of a batch fails; the rollout still writes its report."""
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"skupper_sites": {"hosts": {"gone": {
+        "ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_connection": "ssh",
+        "skupper_site_platform": "linux", "skupper_site_name": "gone", "skupper_site_run": False}}}}))
+    report = tmp_path / "report.json"
+    process = run_playbook(runner, "playbooks/rollout.yml", inventory, "-e", "skupper_rollout_serial=1",
+                           "-e", "skupper_rollout_report=%s" % report)
+    assert process.returncode == 0, process.stdout[-3000:]
+    written = json.loads(report.read_text())
+    assert written["failed_hosts"] == ["gone"]
+    assert "unreachable" in written["errors"]["gone"]

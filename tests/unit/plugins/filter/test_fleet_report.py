@@ -33,6 +33,7 @@ def test_report_names_dangling_keys_and_failed_hosts():
     assert report["listeners_without_connector"] == ["db"]
     assert report["connectors_without_listener"] == ["metrics"]
     assert report["failed_hosts"] == ["h3"]
+    assert report["errors"] == {"h3": "did not finish the rollout"}
     assert report["sites"] == ["cluster/west", "h1/default", "h2/default"]
 
 
@@ -42,4 +43,12 @@ def test_table_marks_problems():
     assert lines[0].split() == ["ROUTING", "KEY", "LISTENERS", "CONNECTORS"]
     assert lines[1].startswith("db") and lines[1].endswith("no connector anywhere")
     assert lines[2].startswith("m ") and lines[2].endswith("no listener anywhere")
-    assert lines[-1] == "failed hosts: down"
+    assert lines[-2] == "failed hosts: down"
+    assert lines[-1] == "  down: did not finish the rollout"
+
+
+def test_a_recorded_error_makes_the_host_failed_even_with_facts():
+    broken = dict(host("h9", listeners=["x"]), skupper_rollout_error="Start the site: exit 1")
+    report = fleet_report([broken])
+    assert report["failed_hosts"] == ["h9"] and report["errors"]["h9"] == "Start the site: exit 1"
+    assert report["routing_keys"] == {}
