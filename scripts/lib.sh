@@ -8,7 +8,8 @@
 #   - <checkout>/.build/collections/ansible_collections/skupperlabs/network, a RELATIVE symlink
 #     to the checkout, so Ansible and Python can find the collection by its name;
 #   - exports ANSIBLE_COLLECTIONS_PATH, ANSIBLE_HOME and PYTHONPATH so nothing leaks into
-#     ~/.ansible and pytest can import ansible_collections.skupperlabs.network.
+#     ~/.ansible and pytest can import ansible_collections.skupperlabs.network;
+#   - exports CONTAINERS_CONF (unless set): the molecule scenarios' podman settings.
 # Logs of quiet steps go to .build/logs/ and are printed when a step fails.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -106,6 +107,9 @@ export_ansible_env() {
     export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS"
     export ANSIBLE_HOME="$BUILD/ansible-home"
     export PYTHONPATH="$COLLECTIONS${PYTHONPATH:+:$PYTHONPATH}"
+    # podman of the molecule scenarios (tests/integration/test_molecule.py): runc, not crun, and
+    # ulimits a container may have here.
+    export CONTAINERS_CONF="${CONTAINERS_CONF:-$ROOT/extensions/molecule/containers.conf}"
 }
 
 setup() {

@@ -13,8 +13,11 @@ minute debootstrap needs). On top of debootstrap's tree the image gets:
 
 * a user ``skupper`` (uid and gid 1000, home ``/home/skupper``) with lingering enabled
   (``/var/lib/systemd/linger/skupper``): systemd-logind starts its user manager at boot, so
-  ``systemctl --user`` works for it with ``XDG_RUNTIME_DIR=/run/user/1000`` (the rootless site);
-* an empty ``/etc/machine-id`` (systemd makes one at boot) and no apt caches.
+  ``systemctl --user`` works for it with ``XDG_RUNTIME_DIR=/run/user/1000`` (the rootless site).
+  libpam-systemd is among the packages for that: without pam_systemd the user manager gets no
+  XDG_RUNTIME_DIR and ``user@1000.service`` fails;
+* an empty ``/etc/machine-id`` (systemd makes one at boot) and no apt caches;
+* ``STOPSIGNAL SIGRTMIN+3``, the signal on which systemd halts.
 
 Command line (the molecule scenarios and tests/integration/test_molecule.py use the same code)::
 
@@ -95,10 +98,13 @@ def image_recipe(image=IMAGE):
     return process.stdout.strip()
 
 
-def missing_tools():
-    """The executables a build needs that are not installed, with their Debian packages."""
+def missing_tools(build=True):
+    """The executables that running containers (and building the image) need and are not installed."""
+    tools = [("podman", "podman"), ("runc", "runc")]
+    if build:
+        tools += [("debootstrap", "debootstrap"), ("tar", "tar")]
     missing = []
-    for tool, package in (("podman", "podman"), ("runc", "runc"), ("debootstrap", "debootstrap"), ("tar", "tar")):
+    for tool, package in tools:
         if not shutil.which(tool) and not os.access(os.path.join("/usr/sbin", tool), os.X_OK):
             missing.append("%s (apt-get install %s)" % (tool, package))
     return missing
@@ -163,8 +169,14 @@ def customise(rootfs):
         pass
 
 
+def image_id(image=IMAGE):
+    process = run(["podman", "image", "inspect", "--format", "{{ .Id }}", image], check=False, timeout=60)
+    return process.stdout.strip() if process.returncode == 0 else None
+
+
 def import_image(tarball, image=IMAGE):
-    """Unpack the tarball, customise it, and ``podman import`` it as ``image``."""
+    """Unpack the tarball, customise it, and ``podman import`` it as ``image`` (the image it replaces goes)."""
+    old = image_id(image)
     work = tempfile.mkdtemp(prefix="import-", dir=CACHE)
     try:
         rootfs = os.path.join(work, "rootfs")
@@ -181,6 +193,8 @@ def import_image(tarball, image=IMAGE):
             tar.wait()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if old and old != image_id(image):
+        run(["podman", "rmi", old], check=False, timeout=120)  # fails, harmlessly, while a container uses it
 
 
 class Lock:
@@ -224,15 +238,19 @@ def ensure_image(rebuild=False, fresh=False, log=None):
 
 
 def podman_usable():
-    """(True, "") when podman runs here as root with runc, else (False, why not). Needs no image."""
+    """(True, "") when podman runs here as root with runc, and the image exists or can be built; else
+    (False, why not)."""
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         return False, "the molecule scenarios need root (rootful podman, debootstrap)"
-    missing = missing_tools()
+    missing = missing_tools(build=False)
     if missing:
         return False, "missing " + ", ".join(missing)
     process = run(["podman", "info", "--format", "{{ .Host.OCIRuntime.Name }}"], check=False, timeout=120)
     if process.returncode != 0:
         return False, "podman info failed: %s" % process.stdout.strip()[-500:]
+    missing = missing_tools()
+    if missing and image_recipe() != recipe():
+        return False, "no %s, and it cannot be built here: missing %s" % (IMAGE, ", ".join(missing))
     return True, ""
 
 
@@ -245,14 +263,16 @@ def can_run_containers(image=IMAGE):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--rebuild", action="store_true", help="import the image again from the cached tarball")
     parser.add_argument("--fresh", action="store_true", help="run debootstrap again (implies --rebuild)")
     parser.add_argument("--check", action="store_true", help="only say whether podman can run containers here")
     args = parser.parse_args(argv)
     if args.check:
         usable, reason = podman_usable()
-        if usable:
+        if usable and image_recipe() is None:
+            usable, reason = False, "podman works, but there is no %s yet: run this without --check" % IMAGE
+        elif usable:
             usable, reason = can_run_containers()
         print("podman can run containers here" if usable else reason)
         return 0 if usable else 1
