@@ -114,3 +114,16 @@ def test_kubernetes_site_with_its_controller_manifest(kube_site, runner, tmp_pat
     missing = run(runner, play(tmp_path, "k8s-no-manifest", merged(variables, skupper_site_controller_manifest="")))
     assert missing.returncode != 0
     assert "skupper_site_controller_manifest is required" in missing.stdout
+
+
+def test_cli_from_a_url_with_its_checksum(runner, tmp_path):
+    variables = system_vars(tmp_path)
+    variables["skupper_site_cli_src"] = "file://" + variables["skupper_site_cli_src"]
+    process = run(runner, play(tmp_path, "from-url", variables))
+    assert process.returncode == 0, process.stdout[-5000:]
+    assert os.access(variables["skupper_site_cli_path"], os.X_OK)
+    wrong = merged(variables, skupper_site_cli_checksum="sha256:" + "1" * 64,
+                   skupper_site_cli_path=str(tmp_path / "other" / "skupper"))
+    refused = run(runner, play(tmp_path, "from-url-wrong", wrong))
+    assert refused.returncode != 0 and "checksum" in refused.stdout.lower()
+    assert not os.path.exists(wrong["skupper_site_cli_path"])
