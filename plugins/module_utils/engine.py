@@ -263,10 +263,17 @@ class Reconciler:
 
     # reading and planning
     def _read_existing(self):
-        if self.bulk:
-            return self.backend.list(self.kind, self.namespace)
+        """One GET for one resource; one LIST for the list form, or for a kind that is one per namespace."""
+        self._listed = None
+        if self.bulk or self.kind.one_per_namespace:
+            self._listed = self.backend.list(self.kind, self.namespace)
+            if self.bulk:
+                return self._listed
         name = self.items[0].name
-        found = self.backend.get(self.kind, self.namespace, name)
+        if self._listed is not None:
+            found = self._listed.get(name)
+        else:
+            found = self.backend.get(self.kind, self.namespace, name)
         return {name: found} if found else {}
 
     def _plan(self, item, existing):
@@ -343,7 +350,7 @@ class Reconciler:
         wanted = [plan["item"].name for plan in plans if plan["item"].state == "present"]
         if not wanted:
             return []
-        others = sorted(name for name in self.backend.list(self.kind, self.namespace) if name not in wanted)
+        others = sorted(name for name in self._listed if name not in wanted)
         if others:
             return ["name: namespace %s already has the %s %s, and Skupper runs one per namespace; "
                     "remove it first or manage it under its own name" % (self.namespace, self.kind.kind, others[0])]

@@ -85,3 +85,13 @@ def test_site_lifecycle_and_one_per_namespace(site, runner):
 def test_site_requires_a_name(site, runner):
     result = runner.run(task(SITE, site, link_access="default"))[0]
     assert result["failed"] and "name" in result["msg"]
+
+
+def test_site_costs_one_request_when_unchanged(kube_site, runner):
+    if kube_site.double is None:
+        return
+    runner.run(task(SITE, kube_site, name="west"))
+    kube_site.double.reset_calls()
+    assert runner.run(task(SITE, kube_site, name="west"))[0]["changed"] is False
+    assert [call.method for call in kube_site.double.calls(plural="sites")] == ["GET"]
+    assert kube_site.double.calls(plural="sites")[0].name is None, "one LIST answers both questions"
