@@ -321,7 +321,10 @@ class Reconciler:
         final = {}
         for other in KINDS.values():
             if other.binds_host_port:
-                for name, obj in self.backend.list(other, self.namespace).items():
+                # The list form has read this kind already; the files are not read twice.
+                listed = self._listed if other is self.kind and self._listed is not None else \
+                    self.backend.list(other, self.namespace)
+                for name, obj in listed.items():
                     final[(other.kind, name)] = obj.get("spec") or {}
         for plan in plans:
             key = (self.kind.kind, plan["item"].name)

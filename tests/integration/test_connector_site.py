@@ -1,5 +1,7 @@
 """The connector and site modules on both back ends, through ansible-playbook."""
 
+import pytest
+
 from tests.support.playbook import merged
 
 CONNECTOR = "skupperlabs.network.connector"
@@ -89,7 +91,7 @@ def test_site_requires_a_name(site, runner):
 
 def test_site_costs_one_request_when_unchanged(kube_site, runner):
     if kube_site.double is None:
-        return
+        pytest.skip("counts requests in the API double's log")
     runner.run(task(SITE, kube_site, name="west"))
     kube_site.double.reset_calls()
     assert runner.run(task(SITE, kube_site, name="west"))[0]["changed"] is False
