@@ -19,6 +19,7 @@ import time
 import traceback
 
 from ansible_collections.skupperlabs.network.plugins.module_utils import validation
+from ansible_collections.skupperlabs.network.plugins.module_utils.backend import Backend
 from ansible_collections.skupperlabs.network.plugins.module_utils.errors import ConflictError, SkupperError
 from ansible_collections.skupperlabs.network.plugins.module_utils.kinds import API_GROUP, API_VERSION
 
@@ -48,16 +49,15 @@ def _status_body(exc):
     return body if isinstance(body, dict) else {}
 
 
-class KubernetesBackend:
+class KubernetesBackend(Backend):
     """Skupper resources on a Kubernetes cluster."""
 
     name = "kubernetes"
     server_dry_run = True
-    # Each listener gets a Service of its own, so host/port pairs never clash on the host network.
-    shared_host_ports = False
     supports_selector = True
 
     def __init__(self, kubeconfig=None, context=None):
+        Backend.__init__(self)
         client, config, self._api_exception = _import_client()
         import urllib3
         self._transport_errors = (urllib3.exceptions.HTTPError, OSError)
@@ -109,6 +109,17 @@ class KubernetesBackend:
     @staticmethod
     def host_error(value):
         return validation.kubernetes_host(value)
+
+    @staticmethod
+    def name_error(value):
+        return validation.kubernetes_name(value)
+
+    @staticmethod
+    def host_port_rivals(kind):
+        # Listeners with one host share one Service: the controller gives a second listener on the
+        # same host and port an Error (internal/kube/site/site.go, CheckListener). Multi-key
+        # listeners are not part of that check.
+        return ("Listener",) if kind.kind == "Listener" else ()
 
     # -- calls -------------------------------------------------------------
     def _call(self, verb, kind, namespace, name, method, *args, **kwargs):

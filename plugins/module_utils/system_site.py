@@ -31,6 +31,7 @@ except ImportError:
     YAML_IMPORT_ERROR = traceback.format_exc()
 
 from ansible_collections.skupperlabs.network.plugins.module_utils import validation
+from ansible_collections.skupperlabs.network.plugins.module_utils.backend import Backend
 from ansible_collections.skupperlabs.network.plugins.module_utils.errors import SkupperError
 
 RESOURCE_FILE = re.compile(r"^([A-Z][a-zA-Z]*)-(.+)\.(yaml|yml|json)$")
@@ -49,7 +50,7 @@ def default_data_home(environ=None, uid=None):
     return os.path.join(os.path.expanduser("~"), ".local", "share", "skupper")
 
 
-class SystemSiteBackend:
+class SystemSiteBackend(Backend):
     """Reads and writes resource files of a Skupper system site.
 
     Writes are atomic (temp file in the same folder, fsync, rename) and
@@ -59,8 +60,9 @@ class SystemSiteBackend:
 
     name = "system"
     server_dry_run = False
-    # Every listener of a system site binds on the same host network.
-    shared_host_ports = True
+    # Skupper's validator checks a multi-key listener's strategy against the RUNNING site
+    # (internal/nonkube/common/site_state_validator.go, validateMultiKeyListeners).
+    immutable_base = "running"
     # Connectors on a system site reach a host and port; there are no pods to select.
     supports_selector = False
     default_namespace = "default"
@@ -69,6 +71,7 @@ class SystemSiteBackend:
         if not HAS_YAML:
             raise SkupperError("PyYAML is required on the managed host", missing_lib="PyYAML",
                                exception=YAML_IMPORT_ERROR)
+        Backend.__init__(self)
         self.data_home = os.path.abspath(os.path.expanduser(data_home or default_data_home()))
         self._locks = {}
 
@@ -76,6 +79,18 @@ class SystemSiteBackend:
     @staticmethod
     def host_error(value):
         return validation.system_host(value)
+
+    @staticmethod
+    def name_error(value):
+        return validation.system_name(value)
+
+    @staticmethod
+    def host_port_rivals(kind):
+        # Every listener and multi-key listener of a system site binds on the host network; the
+        # validator refuses a second one on a host and port (site_state_validator.go).
+        if kind.kind in ("Listener", "MultiKeyListener"):
+            return ("Listener", "MultiKeyListener")
+        return ()
 
     # -- paths -----------------------------------------------------------
     def namespace_home(self, namespace):

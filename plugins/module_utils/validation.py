@@ -21,6 +21,7 @@ RFC1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 ROUTING_KEY = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])*(\.[a-z0-9]([-a-z0-9]*[a-z0-9])*)*$")
 SYSTEM_HOSTNAME = re.compile(r"^[a-z0-9]+([-.][a-z0-9]+)*$")
 LABEL_MAX = 63
+SUBDOMAIN_MAX = 253
 PORT_MIN, PORT_MAX = 1, 65535
 
 
@@ -28,11 +29,30 @@ def _text(value):
     return "%r" % (value,) if not isinstance(value, str) else "'%s'" % value
 
 
-def resource_name(value):
-    if not isinstance(value, str) or len(value) > LABEL_MAX or not RFC1123_LABEL.match(value):
-        return ("%s is not a valid name: it must be an RFC 1123 label (lower-case letters, digits and '-', "
-                "starting and ending with a letter or digit, at most 63 characters)" % _text(value))
+def kubernetes_name(value):
+    """Skupper's CRDs take any DNS subdomain as an object name (the API server's rule)."""
+    if not isinstance(value, str) or len(value) > SUBDOMAIN_MAX or not all(
+            RFC1123_LABEL.match(label) for label in value.split(".")):
+        return ("%s is not a valid name on Kubernetes: it must be a DNS subdomain (dot-separated lower-case "
+                "letters, digits and '-', each part starting and ending with a letter or digit, at most 253 "
+                "characters)" % _text(value))
     return None
+
+
+def system_name(value):
+    """A system site checks names with ``ValidateName`` (internal/nonkube/common/site_state_validator.go):
+    an RFC 1123 label pattern with no length cap, so no dots."""
+    if not isinstance(value, str) or not RFC1123_LABEL.match(value):
+        return ("%s is not a valid name on a system site: lower-case letters, digits and '-', starting and "
+                "ending with a letter or digit (no dots)" % _text(value))
+    return None
+
+
+def resource_name(value):
+    """A name some platform accepts: the platform's own rule comes later, from the back end."""
+    if system_name(value) is None:
+        return None
+    return kubernetes_name(value)
 
 
 def namespace(value):
