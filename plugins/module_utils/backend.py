@@ -19,9 +19,9 @@ Platform rules (class attributes and static methods, usable before any I/O):
 ``host_error(value)``, ``name_error(value)``
     Why ``value`` is not a host, or a resource name, Skupper accepts on this
     platform (None when it is).
-``host_port_rivals(kind)``
-    The kinds (names) that may not share host and port with a resource of
-    ``kind`` in one namespace, as Skupper refuses it on this platform.
+``host_port_reason``
+    Why two resources of a namespace may not share host and port here (which
+    kinds clash is the kind table's ``host_port_rivals``, per platform).
 ``immutable_base``
     ``"existing"`` when an immutable field is checked against the stored
     object (the API server's rule), ``"running"`` when Skupper checks it

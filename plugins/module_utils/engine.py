@@ -6,10 +6,13 @@
 Order of work, the same for every kind and both back ends:
 1. validate every item (pure, no I/O, no client import);
 2. build the back end and read what exists (one GET, or one LIST in bulk);
-3. plan: compare desired with existing, check rules that need the
-   existing state (immutable fields, host/port clashes on system sites);
+3. plan: compare desired with existing (``comparison``: Skupper's omitempty
+   and defaults), check rules that need the existing state (immutable fields
+   against what Skupper checks them with, host/port clashes as the platform
+   refuses them, one Site per namespace);
 4. write only what differs (server dry run, or nothing, in check mode);
-5. wait, if asked.
+   fields the kind does not model are kept and named in a warning;
+5. wait, if asked: until the predicate holds, or at once on an Error status.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,7 +24,7 @@ import time
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.skupperlabs.network.plugins.module_utils import validation, waiting
+from ansible_collections.skupperlabs.network.plugins.module_utils import comparison, validation, waiting
 from ansible_collections.skupperlabs.network.plugins.module_utils.errors import ConflictError, SkupperError, fail
 from ansible_collections.skupperlabs.network.plugins.module_utils.kinds import (
     KINDS, MANAGED_BY_LABEL, MANAGED_BY_VALUE)
@@ -139,7 +142,7 @@ def validate_items(kind, params, rules):
     for where, raw in raw_items:
         state = raw.get("state") or params["state"]
         name = raw.get("name")
-        error = validation.resource_name(name)
+        error = rules.name_error(name)
         if error:
             errors.append("%sname: %s" % (where, error))
         elif name in seen:
@@ -176,30 +179,22 @@ def validate_items(kind, params, rules):
 
 # -- comparison -------------------------------------------------------------
 
-def normalized_spec(kind, spec):
-    """The spec with fields at the value Skupper assumes when absent left out."""
-    result = {}
-    for key, value in (spec or {}).items():
-        field = kind.field_by_key(key)
-        if value is None or (field is not None and field.absent_equals is not None and value == field.absent_equals):
-            continue
-        result[key] = value
-    return result
-
-
 def _contains(existing, wanted):
     return all(existing.get(key) == value for key, value in wanted.items())
 
 
 def differs(kind, existing, item):
+    """Whether writing the item would change the stored object (unmodeled fields are kept, so never differ)."""
     metadata = existing.get("metadata") or {}
-    return (normalized_spec(kind, existing.get("spec")) != normalized_spec(kind, item.spec)
+    wanted = comparison.merged_spec(kind, existing.get("spec"), item.spec)
+    return (not comparison.same_spec(kind, existing.get("spec"), wanted)
             or not _contains(metadata.get("labels") or {}, item.labels)
             or not _contains(metadata.get("annotations") or {}, item.annotations))
 
 
 def desired_object(kind, namespace, item, existing):
-    """The object to write: existing metadata kept, given labels/annotations set, spec replaced."""
+    """The object to write: existing metadata kept, given labels/annotations set, every modeled spec
+    field as the task asks, fields the kind does not model kept as they are."""
     if existing:
         obj = copy.deepcopy(existing)
         obj.pop("status", None)
@@ -213,7 +208,7 @@ def desired_object(kind, namespace, item, existing):
         merged.update(wanted)
         if merged:
             metadata[key] = merged
-    obj["spec"] = copy.deepcopy(item.spec)
+    obj["spec"] = copy.deepcopy(comparison.merged_spec(kind, (existing or {}).get("spec"), item.spec))
     return obj
 
 
@@ -286,15 +281,40 @@ class Reconciler:
             plan["action"] = "create"
         elif differs(self.kind, existing, item):
             plan["action"] = "update"
-            change = self.kind.immutable_change and self.kind.immutable_change(existing.get("spec"), item.spec)
-            if change:
-                if self.params.get("recreate"):
-                    plan["action"] = "recreate"
-                    existing = None
-                else:
-                    plan["error"] = "%s%s" % (item.where, change)
+        if self.kind.immutable_change and plan["action"] != "none":
+            existing = self._plan_immutable(plan, item, existing)
         plan["after"] = desired_object(self.kind, self.namespace, item, existing)
+        unmodeled = comparison.unmodeled_keys(self.kind, (existing or {}).get("spec"))
+        if unmodeled and plan["action"] != "none":
+            self.backend.warn("%s %s/%s: kept spec field%s this module does not manage: %s"
+                              % (self.kind.kind, self.namespace, item.name, "s" if len(unmodeled) > 1 else "",
+                                 ", ".join(unmodeled)))
         return plan
+
+    def _plan_immutable(self, plan, item, existing):
+        """Check immutable fields against what the platform checks them with; returns the base to write on.
+
+        Kubernetes checks the stored object (CRD rule), and ``recreate`` deletes and creates it.
+        A system site checks the RUNNING state at reload (site_state_validator.go), so deleting and
+        writing the file again does not help: that takes a reload in between, which is the user's
+        (or the network role's) to run.
+        """
+        if self.backend.immutable_base == "running":
+            running = self.backend.running(self.kind, self.namespace, item.name)
+            change = running and self.kind.immutable_change(running.get("spec"), item.spec, against="running")
+            if change:
+                plan["error"] = "%s%s" % (item.where, change)
+            return existing
+        if plan["action"] != "update":
+            return existing
+        change = self.kind.immutable_change(existing.get("spec"), item.spec)
+        if not change:
+            return existing
+        if self.params.get("recreate"):
+            plan["action"] = "recreate"
+            return None
+        plan["error"] = "%s%s" % (item.where, change)
+        return existing
 
     def _plan_prunes(self, existing):
         wanted = set(item.name for item in self.items)
@@ -309,23 +329,43 @@ class Reconciler:
 
     def _check_rules(self, plans):
         errors = [plan["error"] for plan in plans if plan["error"]]
-        if self.kind.binds_host_port and self.backend.shared_host_ports:
+        if self.kind.host_port_rivals.get(self.backend.name):
             errors.extend(self._host_port_clashes(plans))
         if self.kind.one_per_namespace:
             errors.extend(self._second_of_a_kind(plans))
         if errors:
             raise SkupperError("invalid input, nothing was written: " + "; ".join(errors), errors=errors)
 
+    @staticmethod
+    def _binds_new_host_port(plan):
+        """A create, or an update that moves host or port: only then can a clash appear.
+
+        So an unchanged re-run costs no LIST (on Kubernetes: exactly one GET).
+        """
+        if plan["item"].state != "present" or plan["action"] == "none":
+            return False
+        before = (plan["before"] or {}).get("spec") or {}
+        after = plan["item"].spec
+        return plan["action"] != "update" or (before.get("host"), before.get("port")) != (
+            after.get("host"), after.get("port"))
+
     def _host_port_clashes(self, plans):
-        """System sites: no two listeners or multi-key listeners of a namespace on one host and port."""
+        """No two resources of the namespace on one host and port, where the platform refuses it.
+
+        System sites: listeners and multi-key listeners (the validator at reload). Kubernetes:
+        listeners (the controller gives the second one an Error status).
+        """
+        moving = [plan for plan in plans if self._binds_new_host_port(plan)]
+        if not moving:
+            return []
         final = {}
-        for other in KINDS.values():
-            if other.binds_host_port:
-                # The list form has read this kind already; the files are not read twice.
-                listed = self._listed if other is self.kind and self._listed is not None else \
-                    self.backend.list(other, self.namespace)
-                for name, obj in listed.items():
-                    final[(other.kind, name)] = obj.get("spec") or {}
+        for other_name in self.kind.host_port_rivals[self.backend.name]:
+            other = KINDS[other_name]
+            # The list form has read this kind already; it is not read twice.
+            listed = self._listed if other is self.kind and self._listed is not None else \
+                self.backend.list(other, self.namespace)
+            for name, obj in listed.items():
+                final[(other.kind, name)] = obj.get("spec") or {}
         for plan in plans:
             key = (self.kind.kind, plan["item"].name)
             if plan["item"].state == "absent":
@@ -333,18 +373,15 @@ class Reconciler:
             else:
                 final[key] = plan["item"].spec
         errors = []
-        for plan in plans:
+        for plan in moving:
             item = plan["item"]
-            if item.state != "present":
-                continue
             for (other_kind, other_name), spec in sorted(final.items()):
                 if (other_kind, other_name) == (self.kind.kind, item.name):
                     continue
                 if spec.get("host") == item.spec.get("host") and spec.get("port") == item.spec.get("port"):
-                    errors.append("%shost/port: %s %s already uses host %s and port %s in namespace %s; "
-                                  "a system site can bind each host and port once"
+                    errors.append("%shost/port: %s %s already uses host %s and port %s in namespace %s; %s"
                                   % (item.where, other_kind, other_name, item.spec.get("host"),
-                                     item.spec.get("port"), self.namespace))
+                                     item.spec.get("port"), self.namespace, self.backend.host_port_reason))
                     break
         return errors
 
@@ -389,10 +426,38 @@ class Reconciler:
         if simulate or (dry_run and action == "recreate"):
             # Nothing to ask the server: a dry-run create would meet the object not yet deleted.
             return
+        sent = plan["after"]
         if action in ("create", "recreate"):
-            plan["after"] = self.backend.create(self.kind, self.namespace, plan["after"], dry_run=dry_run)
+            plan["after"] = self.backend.create(self.kind, self.namespace, sent, dry_run=dry_run)
         else:
-            plan["after"] = self.backend.replace(self.kind, self.namespace, plan["after"], dry_run=dry_run)
+            plan["after"] = self.backend.replace(self.kind, self.namespace, sent, dry_run=dry_run)
+        self._note_pruned(plan, sent)
+
+    def _note_pruned(self, plan, sent):
+        """Fields the server dropped (a CRD of an older Skupper prunes what it does not know).
+
+        They are named in a warning; an update that, once they are dropped, stores what was
+        there already is no change, so a re-run does not report one every time.
+        """
+        stored = (plan["after"] or {}).get("spec")
+        if stored is None:
+            return
+        sent_spec = comparison.canonical_spec(self.kind, sent.get("spec"))
+        kept = comparison.canonical_spec(self.kind, stored)
+        pruned = sorted(key for key in sent_spec if key not in kept)
+        if not pruned:
+            return
+        item = plan["item"]
+        self.backend.warn("%s %s/%s: the API server dropped spec field%s %s: the cluster's Skupper CRD does not "
+                          "know %s (an older Skupper?); upgrade Skupper or leave %s out of the task"
+                          % (self.kind.kind, self.namespace, item.name, "s" if len(pruned) > 1 else "",
+                             ", ".join(pruned), "them" if len(pruned) > 1 else "it",
+                             "them" if len(pruned) > 1 else "it"))
+        if plan["action"] == "update" and plan["before"] and not differs(self.kind, plan["before"], Item(
+                item.where, item.name, item.state, item.labels, item.annotations,
+                dict((key, value) for key, value in item.spec.items() if key not in pruned))):
+            plan["action"] = "none"
+            plan["after"] = plan["before"]
 
     def _wait(self, plan):
         item = plan["item"]
@@ -439,8 +504,17 @@ class Reconciler:
 
 def run_module(module, kind):
     """The whole of a resource module's main(): reconcile and exit."""
+    reconciler = None
     try:
-        result = Reconciler(kind, module.params, check_mode=module.check_mode, diff_mode=module._diff).run()
+        reconciler = Reconciler(kind, module.params, check_mode=module.check_mode, diff_mode=module._diff)
+        result = reconciler.run()
     except SkupperError as exc:
+        report_warnings(module, reconciler and reconciler.backend)
         fail(module, exc)
+    report_warnings(module, reconciler.backend)
     module.exit_json(**result)
+
+
+def report_warnings(module, backend):
+    for message in getattr(backend, "warnings", None) or []:
+        module.warn(message)

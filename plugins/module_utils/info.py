@@ -9,7 +9,7 @@ __metaclass__ = type
 
 from ansible_collections.skupperlabs.network.plugins.module_utils import validation
 from ansible_collections.skupperlabs.network.plugins.module_utils.engine import (
-    build_backend, connection_argument_spec)
+    build_backend, connection_argument_spec, report_warnings)
 from ansible_collections.skupperlabs.network.plugins.module_utils.errors import SkupperError, fail
 
 NO_STATUS_MESSAGE = "no status reported yet: is the Skupper controller running?"
@@ -60,10 +60,8 @@ def entry(kind, namespace, obj):
     return result
 
 
-def read_entries(kind, params, backend=None):
-    """Validate, read (one GET by name, else one LIST), filter and flatten."""
-    _validate(params)
-    backend = backend or build_backend(params)
+def read_entries(kind, params, backend):
+    """Read (one GET by name, else one LIST), filter and flatten; ``params`` are validated already."""
     namespace = params.get("namespace") or backend.default_namespace
     selector = ",".join(params.get("label_selectors") or [])
     if params.get("name"):
@@ -83,8 +81,13 @@ def read_entries(kind, params, backend=None):
 
 def run_info_module(module, kind):
     """The whole of an info module's main()."""
+    backend = None
     try:
-        namespace, entries = read_entries(kind, module.params)
+        _validate(module.params)
+        backend = build_backend(module.params)
+        namespace, entries = read_entries(kind, module.params, backend)
     except SkupperError as exc:
+        report_warnings(module, backend)
         fail(module, exc)
+    report_warnings(module, backend)
     module.exit_json(changed=False, namespace=namespace, **{kind.plural: entries})

@@ -152,34 +152,48 @@ def _weight(weight):
     return None, weight
 
 
-def _strategy_type_change(existing_spec, desired_spec):
-    before = StrategyField.type_of(existing_spec)
+def _strategy_type_change(before_spec, desired_spec, against="existing"):
+    """Why a strategy type change is refused; ``against`` says what Skupper compares with.
+
+    Kubernetes: the CRD's CEL rule "strategy is immutable" on the stored object.
+    System sites: the validator compares the input with the RUNNING site at reload
+    (internal/nonkube/common/site_state_validator.go, "strategy cannot be changed"),
+    even after the file was deleted and written again.
+    """
+    before = StrategyField.type_of(before_spec)
     after = StrategyField.type_of(desired_spec)
-    if before and after and before != after:
-        return ("strategy: the strategy type is immutable: the existing resource uses %s and the task asks for %s. "
-                "Set recreate: true to delete and create it again (connections through it are interrupted), "
-                "or keep the %s strategy" % (before, after, before))
-    return None
+    if not (before and after and before != after):
+        return None
+    if against == "running":
+        return ("strategy: the strategy type cannot change while the site runs it: the running site uses %s and "
+                "the task asks for %s, and Skupper would refuse the next reload ('strategy cannot be changed'), "
+                "even with recreate: true. Change it in two steps: remove the multi-key listener (state: absent) "
+                "and run 'skupper system reload', then create it with the %s strategy and reload again; or keep "
+                "the %s strategy" % (before, after, after, before))
+    return ("strategy: the strategy type is immutable: the existing resource uses %s and the task asks for %s. "
+            "Set recreate: true to delete and create it again (connections through it are interrupted), "
+            "or keep the %s strategy" % (before, after, before))
 
 
 class Kind:
     """A Skupper resource kind and its module's shape.
 
     ``bulk_option`` names the list form's option (None: no list form).
-    ``binds_host_port``: on system sites, no two such resources of a namespace share host and port.
+    ``host_port_rivals``: per back end name, the kinds that may not share host and port with
+    a resource of this kind in one namespace, as Skupper refuses it on that platform.
     ``one_per_namespace``: a system site holds exactly one resource of this kind per namespace.
     ``cross_check(spec, rules)``: errors that involve several fields, or a field and the platform.
     ``immutable_change(existing_spec, desired_spec)``: why the change needs recreate, or None.
     """
 
-    def __init__(self, kind, plural, bulk_option, fields, binds_host_port=False, one_per_namespace=False,
+    def __init__(self, kind, plural, bulk_option, fields, host_port_rivals=None, one_per_namespace=False,
                  cross_check=None, immutable_change=None, extra_options=None, routing_keys=None,
                  status_view=None):
         self.kind = kind
         self.plural = plural
         self.bulk_option = bulk_option
         self.fields = fields
-        self.binds_host_port = binds_host_port
+        self.host_port_rivals = host_port_rivals or {}
         self.one_per_namespace = one_per_namespace
         self.cross_check = cross_check
         self.immutable_change = immutable_change
@@ -262,7 +276,10 @@ LISTENER = Kind(
         Field("expose_pods_by_name", "exposePodsByName", type="bool", absent_equals=False),
         _SETTINGS,
     ],
-    binds_host_port=True,
+    # Kubernetes: listeners with one host share a Service; the controller gives a second listener on
+    # the same host and port an Error (internal/kube/site/site.go, CheckListener). System sites:
+    # listeners and multi-key listeners all bind on the host (nonkube/common/site_state_validator.go).
+    host_port_rivals={"kubernetes": ("Listener",), "system": ("Listener", "MultiKeyListener")},
     routing_keys=_single_routing_key,
     status_view=_listener_status,
 )
@@ -274,7 +291,8 @@ MULTIKEYLISTENER = Kind(
         Field("require_client_cert", "requireClientCert", type="bool", absent_equals=False),
         _OBSERVER, _SETTINGS,
     ],
-    binds_host_port=True,
+    # Not in the Kubernetes controller's host/port check (CheckMultiKeyListener has none).
+    host_port_rivals={"system": ("Listener", "MultiKeyListener")},
     immutable_change=_strategy_type_change,
     extra_options={"recreate": {"type": "bool", "default": False}},
     routing_keys=_strategy_routing_keys,
@@ -301,7 +319,10 @@ CONNECTOR = Kind(
         Field("selector", "selector", check=_plain(validation.label_selector)),
         _PORT, _TLS,
         Field("type", "type", choices=["tcp"], absent_equals="tcp"),
+        Field("use_client_cert", "useClientCert", type="bool", absent_equals=False),
+        Field("verify_hostname", "verifyHostname", type="bool", absent_equals=False),
         Field("include_not_ready_pods", "includeNotReadyPods", type="bool", absent_equals=False),
+        Field("expose_pods_by_name", "exposePodsByName", type="bool", absent_equals=False),
         _SETTINGS,
     ],
     cross_check=_connector_target,
@@ -313,6 +334,7 @@ SITE = Kind(
     "Site", "sites", None,
     [
         Field("link_access", "linkAccess"),
+        Field("default_issuer", "defaultIssuer"),
         Field("ha", "ha", type="bool", absent_equals=False),
         Field("edge", "edge", type="bool", absent_equals=False),
         Field("service_account", "serviceAccount"),

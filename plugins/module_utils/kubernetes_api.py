@@ -114,12 +114,9 @@ class KubernetesBackend(Backend):
     def name_error(value):
         return validation.kubernetes_name(value)
 
-    @staticmethod
-    def host_port_rivals(kind):
-        # Listeners with one host share one Service: the controller gives a second listener on the
-        # same host and port an Error (internal/kube/site/site.go, CheckListener). Multi-key
-        # listeners are not part of that check.
-        return ("Listener",) if kind.kind == "Listener" else ()
+    # Why two resources may not share a host and port here (kinds.Kind.host_port_rivals says which).
+    host_port_reason = ("listeners with one host share one Service, and Skupper's controller gives the second "
+                        "one an Error status ('Listener L with host H and port P already exists in namespace')")
 
     # -- calls -------------------------------------------------------------
     def _call(self, verb, kind, namespace, name, method, *args, **kwargs):

@@ -84,13 +84,9 @@ class SystemSiteBackend(Backend):
     def name_error(value):
         return validation.system_name(value)
 
-    @staticmethod
-    def host_port_rivals(kind):
-        # Every listener and multi-key listener of a system site binds on the host network; the
-        # validator refuses a second one on a host and port (site_state_validator.go).
-        if kind.kind in ("Listener", "MultiKeyListener"):
-            return ("Listener", "MultiKeyListener")
-        return ()
+    # Why two resources may not share a host and port here (kinds.Kind.host_port_rivals says which).
+    host_port_reason = ("a system site binds each host and port once (Skupper's validator refuses the reload: "
+                        "'port P is already mapped for host H')")
 
     # -- paths -----------------------------------------------------------
     def namespace_home(self, namespace):

@@ -112,16 +112,46 @@ def string_map(value):
 
 
 LABEL_SELECTOR_TERM = re.compile(r"^\s*(!?)([A-Za-z0-9][-A-Za-z0-9_./]*)\s*(?:(==|!=|=)\s*([-A-Za-z0-9_.]*))?\s*$")
+LABEL_SELECTOR_SET = re.compile(r"^\s*([A-Za-z0-9][-A-Za-z0-9_./]*)\s+(in|notin)\s*\(([^()]*)\)\s*$")
+LABEL_VALUE = re.compile(r"^[-A-Za-z0-9_.]*$")
+
+
+def _selector_parts(text):
+    """Split at the commas between terms, not at those inside ``in (a,b)``."""
+    parts, depth, current = [], 0, ""
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    return parts if depth == 0 else None
 
 
 def parse_label_selector(text):
-    """A label selector's equality terms as (key, operator, value); None if it is not one we read.
+    """A label selector's terms as (key, operator, value); None if it is not a selector.
 
-    Operators: ``=``/``==``, ``!=``, ``exists`` (``key``) and ``absent`` (``!key``). Set-based
-    terms (``in``, ``notin``) are left to the Kubernetes API server.
+    The syntax the Kubernetes API takes (and Skupper passes a connector's selector to it as
+    it is): ``=``/``==``, ``!=``, ``key`` (exists), ``!key`` (absent), and the set-based
+    ``key in (a,b)`` and ``key notin (a,b)``, whose value is the tuple of values.
     """
     terms = []
-    for part in (text or "").split(","):
+    for part in _selector_parts(text or "") or [None]:
+        if part is None:
+            return None
+        match = LABEL_SELECTOR_SET.match(part)
+        if match:
+            key, operator, values = match.groups()
+            values = tuple(value.strip() for value in values.split(","))
+            if not all(LABEL_VALUE.match(value) for value in values):
+                return None
+            terms.append((key, operator, values))
+            continue
         match = LABEL_SELECTOR_TERM.match(part)
         if not match or (match.group(1) and match.group(3)):
             return None
@@ -135,8 +165,8 @@ def parse_label_selector(text):
 
 def label_selector(value):
     if not isinstance(value, str) or not value.strip() or parse_label_selector(value) is None:
-        return ("%s is not a label selector: use comma-separated key=value, key!=value, key or !key terms"
-                % _text(value))
+        return ("%s is not a label selector: use comma-separated key=value, key!=value, key, !key, "
+                "key in (a,b) or key notin (a,b) terms" % _text(value))
     return None
 
 
@@ -150,5 +180,9 @@ def labels_match(labels, terms):
         if operator == "=" and labels.get(key) != value:
             return False
         if operator == "!=" and labels.get(key) == value:
+            return False
+        if operator == "in" and labels.get(key) not in value:
+            return False
+        if operator == "notin" and key in labels and labels[key] in value:
             return False
     return True

@@ -37,6 +37,16 @@ def is_configured(obj):
     return bool(item) and item.get("status") == "True" and _current(obj, item)
 
 
+def is_error(obj):
+    """Skupper reports an Error it will not get over by itself (a host/port clash, no pods): stop waiting.
+
+    Only a current Error counts: one whose conditions were written for this generation.
+    """
+    if _status(obj).get("status") != "Error":
+        return False
+    return all(_current(obj, item) for item in _status(obj).get("conditions") or [])
+
+
 def is_ready(obj):
     if _status(obj).get("status") != "Ready":
         return False
@@ -67,6 +77,9 @@ def wait_until(read, what, label, timeout, clock=time.monotonic, sleep=time.slee
         obj = read()
         if predicate(obj):
             return obj
+        if is_error(obj):
+            raise SkupperError("%s reports an error, so waiting for it to be %s stopped: %s"
+                               % (label, what, describe(obj)), resource=obj)
         remaining = deadline - clock()
         if remaining <= 0:
             raise SkupperError("timed out after %ss waiting for %s to be %s; last seen: %s"

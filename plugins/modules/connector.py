@@ -45,7 +45,9 @@ options:
     type: str
   selector:
     description:
-      - On Kubernetes, a label selector for the pods of the workload, for example C(app=backend).
+      - On Kubernetes, a label selector for the pods of the workload, for example C(app=backend); set-based
+        terms (C(in), C(notin), C(!key)) work too, since Skupper passes the selector to the Kubernetes API as
+        it is.
     type: str
   port:
     description:
@@ -62,9 +64,21 @@ options:
       - The connector type. Skupper treats an empty type as V(tcp).
     type: str
     choices: [tcp]
+  use_client_cert:
+    description:
+      - Present the router's client certificate from O(tls_credentials) to the workload (mutual TLS).
+    type: bool
+  verify_hostname:
+    description:
+      - Check that the workload's certificate names the host the router connects to.
+    type: bool
   include_not_ready_pods:
     description:
       - Route to pods that are not ready too (Kubernetes).
+    type: bool
+  expose_pods_by_name:
+    description:
+      - On Kubernetes, route to each selected pod by its name too, so that listeners can reach one pod.
     type: bool
   settings:
     description:
@@ -111,8 +125,17 @@ options:
         description: As O(type).
         type: str
         choices: [tcp]
+      use_client_cert:
+        description: As O(use_client_cert).
+        type: bool
+      verify_hostname:
+        description: As O(verify_hostname).
+        type: bool
       include_not_ready_pods:
         description: As O(include_not_ready_pods).
+        type: bool
+      expose_pods_by_name:
+        description: As O(expose_pods_by_name).
         type: bool
       settings:
         description: As O(settings).

@@ -41,6 +41,11 @@ options:
       - How other sites reach this one to link to it, for example V(default), V(route), V(loadbalancer) or
         V(none). Without it the site accepts no incoming links.
     type: str
+  default_issuer:
+    description:
+      - The name of the CA (a Secret on Kubernetes, a folder under C(input/issuers/) on system sites) that signs
+        the site's certificates. Skupper uses its own C(skupper-site-ca) when it is not set.
+    type: str
   ha:
     description:
       - Run the router in high-availability mode (Kubernetes).

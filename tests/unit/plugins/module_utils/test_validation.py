@@ -7,14 +7,55 @@ from ansible_collections.skupperlabs.network.plugins.module_utils import validat
 
 @pytest.mark.parametrize("value", ["a", "backend", "hello-world-west", "a1", "1a", "x" * 63])
 def test_valid_names(value):
-    assert validation.resource_name(value) is None
+    assert validation.kubernetes_name(value) is None
+    assert validation.system_name(value) is None
     assert validation.namespace(value) is None
 
 
+@pytest.mark.parametrize("value", ["", "Backend", "back_end", "-a", "a-", "a..b", ".a", None, 5])
+def test_names_refused_everywhere(value):
+    assert "DNS subdomain" in validation.kubernetes_name(value)
+    assert "not a valid name on a system site" in validation.system_name(value)
+    assert validation.resource_name(value) is not None
+
+
+@pytest.mark.parametrize("value", ["db.primary", "a.b.c", "x" * 64 + ".y", ("x" * 63 + ".") * 3 + "x" * 61])
+def test_kubernetes_takes_dns_subdomains(value):
+    """The Skupper CRDs take any DNS subdomain (the API server's rule): dots and up to 253 characters."""
+    assert validation.kubernetes_name(value) is None
+    assert validation.resource_name(value) is None
+
+
+def test_system_sites_take_long_names_but_no_dots():
+    """ValidateName (internal/nonkube/common/site_state_validator.go): the label pattern, no length cap."""
+    assert validation.system_name("x" * 300) is None
+    assert "at most 253" in validation.kubernetes_name("x" * 254)
+    assert "no dots" in validation.system_name("db.primary")
+
+
 @pytest.mark.parametrize("value", ["", "Backend", "back_end", "-a", "a-", "a.b", "x" * 64, None, 5])
-def test_invalid_names(value):
-    assert "RFC 1123 label" in validation.resource_name(value)
+def test_invalid_namespaces(value):
     assert "not a valid namespace" in validation.namespace(value)
+
+
+@pytest.mark.parametrize("text,labels,matches", [
+    ("app in (a,b)", {"app": "a"}, True),
+    ("app in (a,b)", {"app": "c"}, False),
+    ("app in (a,b)", {}, False),
+    ("app notin (a, b),tier", {"app": "c", "tier": "x"}, True),
+    ("app notin (a,b)", {}, True),
+    ("app notin (a,b)", {"app": "b"}, False),
+    ("app=a,!tier", {"app": "a"}, True),
+])
+def test_set_based_selectors(text, labels, matches):
+    """Connector selectors go to the Kubernetes API as they are, so set-based terms are selectors too."""
+    assert validation.label_selector(text) is None
+    assert validation.labels_match(labels, validation.parse_label_selector(text)) is matches
+
+
+@pytest.mark.parametrize("text", ["app in (a,b", "app in a,b", "in (a)", "app=(a)", ""])
+def test_bad_selectors(text):
+    assert "is not a label selector" in validation.label_selector(text)
 
 
 @pytest.mark.parametrize("value", ["backend", "db.primary", "east-backend-http", "a.b.c", "0"])
