@@ -199,10 +199,13 @@ def test_uninstall_halts_while_a_site_is_active_unless_forced(double):
     result = double.run("system", "uninstall", expect=2)
     assert "Active sites detected" in result.stdout
     assert (double.unit_dir / "skupper-controller.service").exists()
+    assert "The west site is active (namespace default)" in result.stdout
+    double.apply(SITE, namespace="idle")  # never started: removed as well (system_uninstall.go Run)
     forced = double.run("system", "uninstall", "--force")
+    assert 'Removing active site namespace "default"' in forced.stdout
     assert 'Namespace "default" has been removed' in forced.stdout
-    assert not (double.ns_home() / "runtime").exists()
-    assert (double.ns_home() / "input" / "resources" / "Site-west.yaml").exists()
+    assert 'Namespace "idle" has been removed' in forced.stdout
+    assert list((double.data_home / "namespaces").iterdir()) == []
     assert not (double.unit_dir / "skupper-default.service").exists()
 
 
@@ -287,19 +290,18 @@ def test_reload_refusals(double):
     assert double.runtime("Listener", "two") is None
 
 
-def test_stop_removes_runtime_and_unit_but_keeps_input(double):
+def test_stop_removes_the_whole_namespace_home_and_its_unit(double):
+    """internal/nonkube/bootstrap/teardown.go: removeService, then removeDefinition (os.RemoveAll)."""
     double.apply(SITE, LISTENER, namespace="east")
     double.run("system", "start", "-n", "east")
     assert (double.unit_dir / "skupper-east.service").exists()
     result = double.run("system", "stop", "--namespace=east")
     assert result.stdout.strip() == 'Namespace "east" has been removed'
-    home = double.ns_home("east")
-    assert not (home / "runtime").exists() and not (home / "internal").exists()
-    kept = sorted(entry.name for entry in (home / "input" / "resources").iterdir())
-    assert kept == ["Listener-backend.yaml", "Site-west.yaml"]
+    assert not double.ns_home("east").exists()  # input/ included
     assert not (double.unit_dir / "skupper-east.service").exists()
-    assert double.run("system", "stop", "-n", "east", expect=1).stdout.startswith("System teardown has failed")
-    double.run("system", "start", "-n", "east")  # a stopped site starts again
+    again = double.run("system", "stop", "-n", "east", expect=2)
+    assert again.stdout.startswith("failed to read platform config file for namespace east: open ")
+    assert "No sources found" in double.run("system", "start", "-n", "east", expect=1).stdout
 
 
 def test_apply_and_delete_files(double, tmp_path):

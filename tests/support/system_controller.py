@@ -36,8 +36,8 @@ What it does
   :func:`network_keys` or :func:`reload_network` for several sites). With
   ``controller_running=False`` the files carry the ``Configured`` condition
   only, and every listener stays ``Pending``.
-* ``stop_site``: removes the namespace's ``runtime/`` and ``internal/`` folders;
-  ``input/`` stays.
+* ``stop_site``: removes the WHOLE namespace home, ``input/`` included, as
+  ``skupper system stop`` does (``internal/nonkube/bootstrap/teardown.go``).
 
 What it leaves out
 ------------------
@@ -280,6 +280,15 @@ def load_runtime(data_home, namespace=DEFAULT_NAMESPACE):
     return found
 
 
+def load_runtime_state(data_home, namespace=DEFAULT_NAMESPACE):
+    """The running state, loaded as Skupper loads ``runtime/resources`` (``common/site_state_loader.go``
+    ``LoadCurrentSiteState``); raises SystemSiteError when it has no Site."""
+    found = load_runtime(data_home, namespace)
+    if not found["Site"]:
+        raise SystemSiteError("no valid site definition has been found")
+    return found
+
+
 def read_runtime(data_home, namespace, kind, name):
     """The running resource ``runtime/resources/<Kind>-<name>.yaml``, or None."""
     try:
@@ -462,9 +471,16 @@ def start_site(data_home, namespace=DEFAULT_NAMESPACE, platform=None, network_co
 
 
 def stop_site(data_home, namespace=DEFAULT_NAMESPACE):
-    """Play ``skupper system stop``: remove the namespace's runtime (and internal files); True if it ran."""
+    """Play ``skupper system stop``: remove the WHOLE namespace home, ``input/`` included; True if it ran.
+
+    Skupper's teardown (``internal/nonkube/bootstrap/teardown.go``, ``Teardown``)
+    reads ``internal/platform.yaml`` first (no file: the command fails, nothing is
+    removed; here: False), removes the router container and the systemd unit,
+    then ``removeDefinition``: ``os.RemoveAll`` of ``<data home>/namespaces/<ns>``
+    (every release 2.0.0 to 2.2.1 and main). Back ``input/`` up BEFORE stopping.
+    """
     home = namespace_home(data_home, namespace)
-    existed = is_started(data_home, namespace)
-    for folder in ("runtime", "internal"):
-        shutil.rmtree(os.path.join(home, folder), ignore_errors=True)
-    return existed
+    if not os.path.isfile(os.path.join(home, "internal", "platform.yaml")):
+        return False
+    shutil.rmtree(home)  # teardown.go removeDefinition: os.RemoveAll(namespace home)
+    return True
