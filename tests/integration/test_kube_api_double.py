@@ -42,7 +42,8 @@ from tests.support.kube_api_double import (  # noqa: E402
 GROUP, VERSION = "skupper.io", "v2alpha1"
 API_VERSION = GROUP + "/" + VERSION
 SKUPPER_PLURALS = ("listeners", "multikeylisteners", "connectors", "sites", "links", "accessgrants",
-                   "accesstokens", "routeraccesses", "certificates", "securedaccesses")
+                   "accesstokens", "routeraccesses", "certificates", "securedaccesses", "attachedconnectors",
+                   "attachedconnectorbindings")
 MODULE_PATH = pathlib.Path(__file__).resolve().parents[1] / "support" / "kube_api_double.py"
 KUBECTL = shutil.which("kubectl")
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -585,7 +586,7 @@ def test_multikeylistener_needs_exactly_one_strategy(kube_target, mkls):
         assert "spec.strategy" in [cause["field"] for cause in body["details"]["causes"]]
     if kube_target.double is not None:
         assert body["message"] == ('MultiKeyListener.skupper.io "m" is invalid: spec.strategy: Invalid value: '
-                                   '"object": exactly one of priority or weighted must be set')
+                                   '"object": exactly one of the fields in [priority weighted] must be set')
     assert mkls.create(multikeylistener("p", {"priority": {"routingKeys": ["a", "b"]}}))
     assert mkls.create(multikeylistener("w", {"weighted": {"routingKeys": {"a": 1, "b": 3}}}))
 
@@ -610,7 +611,6 @@ def test_multikeylistener_strategy_type_is_immutable(kube_target, mkls):
     ({"priority": {"routingKeys": ["k%d" % i for i in range(257)]}}, "spec.strategy.priority.routingKeys",
      "FieldValueTooMany"),
     ({"priority": {"routingKeys": ["a", "a"]}}, "spec.strategy.priority.routingKeys[1]", "FieldValueDuplicate"),
-    ({"weighted": {"routingKeys": {"a": 0}}}, "spec.strategy.weighted.routingKeys.a", "FieldValueInvalid"),
     ({"weighted": {"routingKeys": {"a": "1"}}}, "spec.strategy.weighted.routingKeys.a", "FieldValueTypeInvalid"),
     ({"weighted": {"routingKeys": {}}}, "spec.strategy.weighted.routingKeys", "FieldValueInvalid"),
 ])
@@ -1002,3 +1002,418 @@ def test_label_selector_numeric_operators():
     assert labels_match(requirements, {"replicas": "3"})
     assert not labels_match(requirements, {"replicas": "5"})
     assert not labels_match(requirements, {})
+
+
+# ---- Skupper's CRDs and Kubernetes controller, as Skupper's source has them ----------------
+# Each test names the file of github.com/skupperproject/skupper it pins.
+
+class Site:
+    """A started double (a Skupper version, the controller on) with one namespace holding a Site."""
+
+    def __init__(self, tmp_path, skupper_version=None, controller=True, site=True):
+        kwargs = {"controller": controller}
+        if skupper_version is not None:
+            kwargs["skupper_version"] = skupper_version
+        self.double = KubeApiDouble(**kwargs).start()
+        self.namespace = "site-a"
+        self.double.create_namespace(self.namespace)
+        self.api_client = config.new_client_from_config(
+            config_file=self.double.write_kubeconfig(tmp_path / "kubeconfig", namespace=self.namespace))
+        self.custom = client.CustomObjectsApi(self.api_client)
+        self.core = client.CoreV1Api(self.api_client)
+        if site:
+            self.objects("sites").create({"apiVersion": API_VERSION, "kind": "Site", "metadata": {"name": "a"},
+                                          "spec": {}})
+
+    def objects(self, plural):
+        return Objects(self, plural)
+
+    def status(self, plural, name):
+        return self.objects(plural).get(name).get("status") or {}
+
+    def close(self):
+        self.api_client.close()
+        self.double.stop()
+
+
+@pytest.fixture
+def site(tmp_path):
+    target = Site(tmp_path)
+    yield target
+    target.close()
+
+
+@pytest.fixture
+def make_site(tmp_path):
+    made = []
+
+    def make(skupper_version=None, **kwargs):
+        target = Site(tmp_path / str(len(made)), skupper_version, **kwargs)
+        made.append(target)
+        return target
+
+    yield make
+    for target in made:
+        target.close()
+
+
+def test_connector_keeps_every_field_of_its_crd(kube_target):
+    """config/crd/bases/skupper_connector_crd.yaml: useClientCert, verifyHostname, exposePodsByName too."""
+    spec = {"routingKey": "db", "port": 5432, "selector": "app=db", "tlsCredentials": "db-tls", "useClientCert": True,
+            "verifyHostname": True, "type": "tcp", "includeNotReadyPods": True, "exposePodsByName": True,
+            "settings": {"k": "v"}}
+    created = Objects(kube_target, "connectors").create(
+        {"apiVersion": API_VERSION, "kind": "Connector", "metadata": {"name": "c"}, "spec": spec})
+    assert created["spec"] == spec
+    status, body = api_error(Objects(kube_target, "connectors").create,
+                             connector("bad", host="h", useClientCert="yes"))
+    assert (status, body["details"]["causes"][0]["field"]) == (422, "spec.useClientCert")
+
+
+@pytest.mark.parametrize("plural, kind, spec", [
+    ("sites", "Site", {"serviceAccount": "sa", "linkAccess": "default", "defaultIssuer": "my-ca", "ha": True,
+                       "edge": False, "settings": {"a": "b"}}),
+    ("listeners", "Listener", {"routingKey": "k", "host": "h", "port": 1, "tlsCredentials": "t", "type": "tcp",
+                               "observer": "http2", "exposePodsByName": True, "settings": {"a": "b"}}),
+    ("multikeylisteners", "MultiKeyListener", {"host": "h", "port": 1, "strategy": {"weighted": {"routingKeys": {
+        "a": 2}}}, "tlsCredentials": "t", "requireClientCert": True, "observer": "none", "settings": {"a": "b"}}),
+    ("links", "Link", {"endpoints": [{"name": "inter-router", "host": "h", "port": "55671", "group": "g"}],
+                       "tlsCredentials": "s", "cost": 3, "settings": {"a": "b"}}),
+    ("accessgrants", "AccessGrant", {"redemptionsAllowed": 2, "expirationWindow": "1h", "code": "c",
+                                     "issuer": "i", "settings": {"a": "b"}}),
+    ("accesstokens", "AccessToken", {"url": "https://x/y", "code": "c", "ca": "pem", "linkCost": 2,
+                                     "settings": {"a": "b"}}),
+])
+def test_every_crd_field_is_kept_and_unknown_ones_are_pruned(kube_target, plural, kind, spec):
+    """config/crd/bases/skupper_{site,listener,multikeylistener,link,access_grant,access_token}_crd.yaml.
+
+    A structural schema prunes what it does not know (with a Warning), it does not refuse it.
+    """
+    objects = Objects(kube_target, plural)
+    body = {"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": "full"},
+            "spec": dict(spec, notInTheCrd="x")}
+    created = objects.create(body)
+    assert created["spec"] == spec
+    assert objects.get("full")["spec"] == spec
+
+
+@pytest.mark.parametrize("plural, kind, spec, missing", [
+    ("links", "Link", {"cost": 1}, {"spec.endpoints"}),
+    ("accesstokens", "AccessToken", {"linkCost": 1}, {"spec.url", "spec.code", "spec.ca"}),
+    ("multikeylisteners", "MultiKeyListener", {"strategy": {"priority": {"routingKeys": ["a"]}}},
+     {"spec.host", "spec.port"}),
+    ("routeraccesses", "RouterAccess", {"bindHost": "x"}, {"spec.roles", "spec.tlsCredentials"}),
+    ("certificates", "Certificate", {"hosts": ["a"]}, {"spec.ca", "spec.subject"}),
+])
+def test_required_fields_are_those_of_the_crd(kube_target, plural, kind, spec, missing):
+    """config/crd/bases/*.yaml ``required`` lists."""
+    status, body = api_error(Objects(kube_target, plural).create,
+                             {"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": "x"}, "spec": spec})
+    assert status == 422
+    assert {cause["field"] for cause in body["details"]["causes"]} == missing
+    assert {cause["reason"] for cause in body["details"]["causes"]} == {"FieldValueRequired"}
+
+
+def test_only_multikeylistener_requires_a_spec(kube_target):
+    """skupper_multikeylistener_crd.yaml has ``required: [spec]`` at the top; the Listener CRD has none."""
+    assert Objects(kube_target, "listeners").create(
+        {"apiVersion": API_VERSION, "kind": "Listener", "metadata": {"name": "bare"}})["metadata"]["name"] == "bare"
+    status, body = api_error(Objects(kube_target, "multikeylisteners").create,
+                             {"apiVersion": API_VERSION, "kind": "MultiKeyListener", "metadata": {"name": "bare"}})
+    assert (status, [c["field"] for c in body["details"]["causes"]]) == (422, ["spec"])
+
+
+def test_observer_is_an_enum(kube_target, listeners):
+    """skupper_listener_crd.yaml: observer is one of auto, none, http1, http2."""
+    for value in ("auto", "none", "http1", "http2"):
+        assert listeners.create(listener("o-" + value, observer=value))["spec"]["observer"] == value
+    status, body = api_error(listeners.create, listener("bad", observer="tcp"))
+    assert status == 422
+    assert [(c["field"], c["reason"]) for c in body["details"]["causes"]] == [("spec.observer",
+                                                                               "FieldValueNotSupported")]
+    if kube_target.double is not None:
+        assert body["details"]["causes"][0]["message"] == (
+            'Unsupported value: "tcp": supported values: "auto", "none", "http1", "http2"')
+
+
+def test_weights_have_no_minimum_in_the_crd(mkls):
+    """skupper_multikeylistener_crd.yaml: weights are ``type: integer`` with no minimum (Go: map[string]uint)."""
+    created = mkls.create(multikeylistener("w", {"weighted": {"routingKeys": {"a": 0, "b": 5}}}))
+    assert created["spec"]["strategy"]["weighted"]["routingKeys"] == {"a": 0, "b": 5}
+
+
+def test_strategy_rules_on_update_report_both_cel_messages(kube_target, mkls):
+    """skupper_multikeylistener_crd.yaml x-kubernetes-validations: immutable, then exactly one."""
+    mkls.create(multikeylistener("m", {"priority": {"routingKeys": ["a"]}}))
+    both = {"spec": {"strategy": {"weighted": {"routingKeys": {"a": 1}}}}}
+    status, body = api_error(mkls.patch, "m", both)
+    assert status == 422
+    if kube_target.double is not None:
+        assert [c["message"] for c in body["details"]["causes"]] == [
+            'Invalid value: "object": exactly one of the fields in [priority weighted] must be set']
+    # adding weighted to priority keeps priority: only "exactly one" fails; a swap fails "immutable"
+    swap = {"spec": {"strategy": {"priority": None, "weighted": {"routingKeys": {"a": 1}}}}}
+    status, body = api_error(mkls.patch, "m", swap)
+    assert [c["message"] for c in body["details"]["causes"]] == ['Invalid value: "object": strategy is immutable']
+
+
+def test_status_strategy_needs_exactly_one(mkls):
+    """skupper_multikeylistener_crd.yaml: the status.strategy CEL rule."""
+    mkls.create(multikeylistener("m", {"priority": {"routingKeys": ["a"]}}))
+    bad = {"status": {"strategy": {"priority": {"routingKeysReachable": []},
+                                   "weighted": {"routingKeysReachable": {}}}}}
+    status, body = api_error(mkls.patch_status, "m", bad)
+    assert (status, [c["field"] for c in body["details"]["causes"]]) == (422, ["status.strategy"])
+    ok = mkls.patch_status("m", {"status": {"strategy": {"priority": {"routingKeysReachable": ["a"]}}}})
+    assert ok["status"]["strategy"] == {"priority": {"routingKeysReachable": ["a"]}}
+
+
+def test_conditions_are_checked_as_the_crd_says(listeners):
+    """skupper_listener_crd.yaml status.conditions: reason pattern and minLength, status enum, required."""
+    listeners.create(listener("a"))
+    good = {"type": "Configured", "status": "True", "reason": "Ready", "message": "OK",
+            "lastTransitionTime": "2026-01-01T00:00:00Z"}
+    assert listeners.patch_status("a", {"status": {"conditions": [good]}})["status"]["conditions"] == [good]
+    for change, field in (({"reason": "not a reason"}, "status.conditions[0].reason"),
+                          ({"reason": ""}, "status.conditions[0].reason"),
+                          ({"status": "Maybe"}, "status.conditions[0].status")):
+        status, body = api_error(listeners.patch_status, "a", {"status": {"conditions": [dict(good, **change)]}})
+        assert status == 422 and field in [c["field"] for c in body["details"]["causes"]]
+
+
+def test_names_are_dns_subdomains(listeners):
+    """Kubernetes checks custom object names as RFC 1123 subdomains: dots, up to 253 characters."""
+    dotted = "web.frontend.v2"
+    assert listeners.create(listener(dotted))["metadata"]["name"] == dotted
+    long_name = ".".join(["a" * 63] * 3) + "." + "b" * 61  # 253 characters
+    assert len(long_name) == 253
+    assert listeners.get(listeners.create(listener(long_name))["metadata"]["name"])["metadata"]["name"] == long_name
+    status, body = api_error(listeners.create, listener(long_name + "c"))
+    assert status == 422 and "must be no more than 253 characters" in body["message"]
+
+
+def test_set_based_selector_is_stored_as_is(kube_target):
+    """skupper_connector_crd.yaml: selector is a free string (the controller hands it to a pod informer)."""
+    selector = "app in (web,api),tier!=cache,!legacy"
+    created = Objects(kube_target, "connectors").create(connector("sel", selector=selector))
+    assert created["spec"]["selector"] == selector
+
+
+# ---- Skupper versions ----------------------------------------------------------------------
+
+def _served(target):
+    return {r.name for r in target.custom.get_api_resources(GROUP, VERSION).resources}
+
+
+@pytest.mark.parametrize("version", ["2.1.1", "2.0.0", "2.1.4"])
+def test_before_2_2_0_there_is_no_multikeylistener_and_observer_is_pruned(make_site, version):
+    """config/crd/bases at tags 2.0.0-2.1.4: no skupper_multikeylistener_crd.yaml; Listener has no observer."""
+    target = make_site(version, controller=False, site=False)
+    assert "multikeylisteners" not in _served(target) and "listeners" in _served(target)
+    status, body = api_error(target.objects("multikeylisteners").create,
+                             multikeylistener("m", {"priority": {"routingKeys": ["a"]}}))
+    assert (status, body["message"], body["details"]) == (404, "the server could not find the requested resource",
+                                                           {})
+    created = target.objects("listeners").create(listener("l", observer="none"))
+    assert "observer" not in created["spec"]
+    assert target.double.calls(method="POST", plural="listeners")[-1].status == 201
+
+
+def test_2_2_0_has_multikeylistener_without_observer(make_site):
+    """Tag 2.2.0: MultiKeyListener CRD (#2372) without observer (added in 2.2.1, #2464); Listener observer."""
+    target = make_site("2.2.0", controller=False, site=False)
+    created = target.objects("multikeylisteners").create(
+        multikeylistener("m", {"priority": {"routingKeys": ["a"]}}, observer="none"))
+    assert "observer" not in created["spec"]
+    assert target.objects("listeners").create(listener("l", observer="none"))["spec"]["observer"] == "none"
+
+
+@pytest.mark.parametrize("version", ["2.2.1", "main", None])
+def test_from_2_2_1_multikeylistener_keeps_observer(make_site, version):
+    """Tag 2.2.1 and main: skupper_multikeylistener_crd.yaml has observer; the default is the newest release."""
+    target = make_site(version, controller=False, site=False)
+    created = target.objects("multikeylisteners").create(
+        multikeylistener("m", {"priority": {"routingKeys": ["a"]}}, observer="none"))
+    assert created["spec"]["observer"] == "none"
+
+
+def test_unknown_skupper_version_is_refused():
+    with pytest.raises(ValueError, match="2.0.0 to 2.2.1"):
+        KubeApiDouble(skupper_version="1.9.6")
+
+
+# ---- the Kubernetes controller: host and port -------------------------------------------------
+
+def _configured(status):
+    return next((c for c in status.get("conditions", ()) if c["type"] == "Configured"), None)
+
+
+def test_second_listener_on_the_same_host_and_port_is_in_error(site):
+    """internal/kube/site/site.go CheckListener: the lead keeps host/port; same host, other port is fine."""
+    listeners = site.objects("listeners")
+    listeners.create(listener("first", host="web", port=8080))
+    listeners.create(listener("second", host="web", port=8080, routingKey="other"))
+    listeners.create(listener("third", host="web", port=9090))
+    second = site.status("listeners", "second")
+    assert (second["status"], second["message"]) == (
+        "Error", "Listener first with host web and port 8080 already exists in namespace")
+    assert _configured(second)["reason"] == "Error"
+    assert _configured(site.status("listeners", "first"))["status"] == "True"
+    assert _configured(site.status("listeners", "third"))["status"] == "True"
+
+
+def test_deleting_the_lead_frees_host_and_port(site):
+    """internal/kube/site/site.go CheckListener: a deleted lead leaves leadListeners; the next one takes it."""
+    listeners = site.objects("listeners")
+    listeners.create(listener("first", host="web", port=8080))
+    listeners.create(listener("second", host="web", port=8080))
+    assert site.status("listeners", "second")["status"] == "Error"
+    listeners.delete("first")
+    assert _configured(site.status("listeners", "second"))["status"] == "True"
+    listeners.create(listener("first", host="web", port=8080))
+    assert site.status("listeners", "first")["message"] == (
+        "Listener second with host web and port 8080 already exists in namespace")
+
+
+def test_lead_moving_away_frees_its_port_and_moving_onto_a_lead_is_held(site):
+    """internal/kube/site/site.go CheckListener: a lead's new host/port, free or taken by another lead."""
+    listeners = site.objects("listeners")
+    listeners.create(listener("first", host="web", port=8080))
+    listeners.create(listener("second", host="web", port=8080))
+    listeners.patch("first", {"spec": {"port": 9090}})
+    assert _configured(site.status("listeners", "first"))["status"] == "True"
+    assert _configured(site.status("listeners", "second"))["status"] == "True"
+    # now both lead; first moves onto second's port: dropped from the leads, no status write at once
+    before = site.status("listeners", "first")
+    listeners.patch("first", {"spec": {"port": 8080}})
+    assert site.status("listeners", "first") == before
+    site.double.run_controller()  # "pick up status next time around"
+    assert site.status("listeners", "first")["message"] == (
+        "Listener second with host web and port 8080 already exists in namespace")
+
+
+def test_multikeylisteners_and_other_namespaces_are_not_part_of_the_rule(site):
+    """internal/kube/site/site.go CheckMultiKeyListener has no host/port check; leads are per namespace."""
+    site.objects("listeners").create(listener("l", host="db", port=5432))
+    site.objects("multikeylisteners").create(multikeylistener("m", {"priority": {"routingKeys": ["a"]}}))
+    assert _configured(site.status("multikeylisteners", "m"))["status"] == "True"
+    assert _configured(site.status("listeners", "l"))["status"] == "True"
+    site.double.create_namespace("site-b")
+    site.double.put_object("sites", "site-b", {"metadata": {"name": "b"}, "spec": {}})
+    site.double.put_object("listeners", "site-b", listener("l2", host="db", port=5432))
+    status = site.double.get_object("listeners", "site-b", "l2")["status"]
+    assert _configured(status)["status"] == "True"
+
+
+def test_service_not_owned_by_skupper_puts_the_listener_in_error(site):
+    """internal/kube/site/site.go CheckListener + controller.go sansSkupperListenerServices (label only)."""
+    site.core.create_namespaced_service(site.namespace, client.V1Service(
+        metadata=client.V1ObjectMeta(name="web"), spec=client.V1ServiceSpec(ports=[client.V1ServicePort(port=80)])))
+    site.core.create_namespaced_service(site.namespace, client.V1Service(
+        metadata=client.V1ObjectMeta(name="ours", labels={"internal.skupper.io/listener": "x"}),
+        spec=client.V1ServiceSpec(ports=[client.V1ServicePort(port=80)])))
+    site.objects("listeners").create(listener("a", host="web"))
+    site.objects("listeners").create(listener("b", host="ours"))
+    assert (site.status("listeners", "a")["status"], site.status("listeners", "a")["message"]) == (
+        "Error", "Service web already exists in namespace")
+    assert _configured(site.status("listeners", "b"))["status"] == "True"
+    site.double.delete_object("services", site.namespace, "web")  # (the client wants the Service back from DELETE)
+    assert _configured(site.status("listeners", "a"))["status"] == "True"
+
+
+def test_before_2_2_0_the_controller_has_no_host_port_or_service_rule(make_site):
+    """internal/kube/site/site.go at tag 2.1.4: CheckListener has neither check (added by #2389 in 2.2.0)."""
+    target = make_site("2.1.4")
+    target.double.put_object("services", target.namespace, {"metadata": {"name": "web"}, "spec": {}})
+    target.objects("listeners").create(listener("first", host="web"))
+    target.objects("listeners").create(listener("second", host="web"))
+    for name in ("first", "second"):
+        assert _configured(target.status("listeners", name))["status"] == "True"
+
+
+# ---- the Kubernetes controller: connectors and pods --------------------------------------------
+
+def test_selector_is_matched_against_pods_set_based_too(site):
+    """internal/kube/site/bindings.go TargetSelectionImpl.Updated, watchers.go WatchPods (selector as is)."""
+    connectors = site.objects("connectors")
+    connectors.create(connector("c", selector="app in (web,api),tier!=cache"))
+    # no pod ever matched: no pod event, so Skupper leaves the connector Configured
+    assert _configured(site.status("connectors", "c"))["status"] == "True"
+    site.double.add_pod(site.namespace, "web-1", {"app": "web"})
+    site.double.add_pod(site.namespace, "cache-1", {"app": "web", "tier": "cache"}, ready=False)
+    assert _configured(site.status("connectors", "c"))["status"] == "True"
+    site.double.delete_object("pods", site.namespace, "web-1")
+    status = site.status("connectors", "c")
+    assert (status["status"], status["message"]) == ("Error", "No matches for selector")
+    assert "selectedPods" not in status  # only dead code (updateConnectorConfiguredStatusWithSelectedPods) sets it
+    site.double.add_pod(site.namespace, "api-1", {"app": "api"})
+    assert _configured(site.status("connectors", "c"))["status"] == "True"
+
+
+def test_pods_must_be_ready_and_running_unless_include_not_ready(site):
+    """internal/kube/site/bindings.go PodWatcher.pods and pods.go isPodReady/isPodRunning."""
+    site.double.add_pod(site.namespace, "p", {"app": "db"}, ready=False)
+    site.objects("connectors").create(connector("strict", selector="app=db"))
+    site.objects("connectors").create(connector("lenient", selector="app=db", includeNotReadyPods=True))
+    assert site.status("connectors", "strict")["message"] == "No matches for selector"
+    assert _configured(site.status("connectors", "lenient"))["status"] == "True"
+    site.double.set_status("pods", site.namespace, "p", {"phase": "Pending", "conditions": []})
+    assert site.status("connectors", "lenient")["message"] == "No matches for selector"
+
+
+# ---- status as Skupper writes it -----------------------------------------------------------------
+
+def _empty_values(value, path=""):
+    """Paths of false, "", 0, {} and [] values (Go omitempty leaves them out)."""
+    found = []
+    if isinstance(value, dict):
+        if not value:
+            found.append(path)
+        for key, item in value.items():
+            found += _empty_values(item, path + "." + key)
+    elif isinstance(value, list):
+        if not value:
+            found.append(path)
+        for index, item in enumerate(value):
+            found += _empty_values(item, "%s[%d]" % (path, index))
+    elif value is False or value == "" or (value == 0 and not isinstance(value, bool)):
+        found.append(path)
+    return found
+
+
+def test_status_uses_omitempty_and_the_source_conditions(site):
+    """pkg/apis/skupper/v2alpha1/types.go (Status, ListenerStatus, SetConfigured/setMatched/setReady) and
+    multikeylistener_types.go (no Ready condition; routingKeysReachable has no omitempty)."""
+    site.objects("listeners").create(listener("l", routingKey="nobody"))
+    site.objects("multikeylisteners").create(multikeylistener("m", {"priority": {"routingKeys": ["nobody"]}}))
+    listener_status = site.status("listeners", "l")
+    assert _empty_values(listener_status) == []
+    assert "hasMatchingConnector" not in listener_status and "matchingConnectorCount" not in listener_status
+    assert [c["type"] for c in listener_status["conditions"]] == ["Configured", "Ready", "Matched"]
+    ready = listener_status["conditions"][1]
+    assert (ready["status"], ready["reason"], ready["message"]) == ("False", "Pending", "No matching connectors")
+    assert (listener_status["status"], listener_status["message"]) == ("Pending", "No matching connectors")
+    mkl_status = site.status("multikeylisteners", "m")
+    assert _empty_values(mkl_status) == [".strategy.priority.routingKeysReachable"]
+    assert "Ready" not in [c["type"] for c in mkl_status["conditions"]]
+    assert _empty_values(site.status("sites", "a")) == []
+
+    site.objects("connectors").create(connector("c", routingKey="nobody", host="db"))
+    matched = site.status("listeners", "l")
+    assert matched["hasMatchingConnector"] is True and (matched["status"], matched["message"]) == ("Ready", "OK")
+    assert all(c["observedGeneration"] == 1 for c in matched["conditions"])
+    assert site.status("connectors", "c")["hasMatchingListener"] is True
+
+
+def test_main_only_checks(make_site):
+    """internal/kube/site/site.go on main after 2.2.1: missingTlsCredentialsErr (#2449), verifySiteSpec (#2540)."""
+    main = make_site("main")
+    main.objects("listeners").create(listener("l", tlsCredentials="missing"))
+    assert main.status("listeners", "l")["message"] == 'TLS credentials secret "missing" not found'
+    main.core.create_namespaced_secret(main.namespace, client.V1Secret(metadata=client.V1ObjectMeta(name="missing")))
+    assert _configured(main.status("listeners", "l"))["status"] == "True"
+    main.objects("sites").patch("a", {"spec": {"edge": True, "ha": True}})
+    assert main.status("sites", "a")["message"] == "Edge sites cannot have HA enabled"
+    release = make_site("2.2.1")
+    release.objects("listeners").create(listener("l", tlsCredentials="missing"))
+    assert _configured(release.status("listeners", "l"))["status"] == "True"
