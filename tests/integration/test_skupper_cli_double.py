@@ -217,7 +217,8 @@ def test_start_writes_runtime_and_units_and_refuses_a_second_start(double):
     assert 'Site "west" has been created on namespace "default"' in result.stdout
     assert "Platform: podman" in result.stdout
     home = double.ns_home()
-    assert condition_types(double.runtime("Site", "west")) == ["Configured"]  # no controller installed
+    # no controller installed: the render-time status (fs_config_renderer.go: the Site is Running at once)
+    assert condition_types(double.runtime("Site", "west")) == ["Configured", "Ready", "Running"]
     assert yaml.safe_load((home / "internal" / "platform.yaml").read_text()) == {"platform": "podman"}
     units = (home / "internal" / "scripts" / "skupper-default.service", double.unit_dir / "skupper-default.service")
     for unit in units:
@@ -259,12 +260,12 @@ def test_reload_updates_runtime_status_when_a_connector_is_added(double):
     assert double.runtime("Connector", "backend")["status"]["status"] == "Ready"
 
 
-def test_without_a_controller_status_stays_configured_only(double):
+def test_without_a_controller_the_render_time_status_stays(double):
     double.apply(SITE, LISTENER, CONNECTOR)
     double.run("system", "start")
     listener = double.runtime("Listener", "backend")
-    assert listener["status"]["status"] == "Pending"
-    assert condition_types(listener) == ["Configured"]
+    assert (listener["status"]["status"], listener["status"]["message"]) == ("Pending", "Not Matched")
+    assert condition_types(listener) == ["Configured", "Ready"]
 
 
 def test_auto_reload_type_applies_changes_at_once(double):
@@ -277,8 +278,8 @@ def test_auto_reload_type_applies_changes_at_once(double):
 
 def test_reload_refusals(double):
     double.apply(SITE)
-    assert "is not started" in double.run("system", "reload", expect=1).stdout
-    double.run("system", "start")
+    double.run("system", "reload")  # bootstrap.go: a namespace never started is rendered as a start
+    assert double.runtime("Site", "west")["status"]["status"] == "Ready"
     changed = double.run("system", "reload", "--platform", "docker", expect=1)
     assert 'existing namespace uses "podman" platform and it cannot change to "docker"' in changed.stdout
     disabled = double.run("system", "reload", env={"SKUPPER_SYSTEM_RELOAD_TYPE": "auto"}, expect=2)
@@ -286,7 +287,7 @@ def test_reload_refusals(double):
     bad = double.apply(resource("Listener", "two", {"routingKey": "k", "host": "Not_Valid", "port": 1}))
     assert bad.returncode == 0
     failed = double.run("system", "reload", expect=1)
-    assert "Failed to bootstrap" in failed.stdout and "invalid listener host" in failed.stdout
+    assert "Failed to bootstrap: failed to render site state: invalid listener host" in failed.stdout
     assert double.runtime("Listener", "two") is None
 
 
@@ -308,9 +309,12 @@ def test_apply_and_delete_files(double, tmp_path):
     manifest = tmp_path / "resources.yaml"
     manifest.write_text(yaml.safe_dump_all([SITE, LISTENER, resource("ConfigMap", "ignored")]))
     applied = double.run("system", "apply", "-f", str(manifest))
-    assert applied.stdout.splitlines()[:2] == ["Site west added", "Listener backend added"]
+    resources = double.ns_home() / "input" / "resources"
+    assert applied.stdout.splitlines()[:4] == ["File written to %s" % (resources / "Site-west.yaml"), "Site west added",
+                                               "File written to %s" % (resources / "Listener-backend.yaml"),
+                                               "Listener backend added"]
     written = yaml.safe_load((double.ns_home() / "input" / "resources" / "Listener-backend.yaml").read_text())
-    assert written["metadata"] == {"name": "backend", "namespace": "default"}
+    assert written["metadata"] == {"name": "backend", "namespace": "default"}  # utils/encode.go: no empties
     assert written["spec"] == LISTENER["spec"]
     assert not (double.ns_home() / "input" / "resources" / "ConfigMap-ignored.yaml").exists()
 
@@ -348,7 +352,7 @@ def test_runs_from_one_folder_with_its_two_modules(tmp_path):
     installed = Double(tmp_path / "run", program=folder / "skupper")
     installed.apply(SITE)
     installed.run("system", "start")
-    assert installed.runtime("Site", "west")["status"]["status"] == "Pending"  # no controller installed
+    assert installed.runtime("Site", "west")["status"]["status"] == "Ready"  # render time, no controller
     assert not (folder / "__pycache__").exists()
 
     lonely = tmp_path / "lonely"

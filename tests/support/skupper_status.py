@@ -56,11 +56,15 @@ What it leaves out
   count as having matching pods (``selectedPods`` is never written), and
   ``host`` values that Kubernetes would refuse as a Service name are not
   reported (Skupper 2.2 only logs that failure: issues #2542, #2571).
-* Only the settled state is computed: the intermediate states a real
-  controller passes through (``Not Matched`` before the first network update)
-  are skipped, except where the previous status decides (MultiKeyListener
-  ``Operational``, ``lastTransitionTime``).
-* Site ``endpoints``, ``network`` and ``controller`` are never written.
+* Only the settled state is computed (``configured_only`` aside, which gives
+  a system site's render-time status): the intermediate states a real
+  controller passes through are skipped, except where the previous status
+  decides (MultiKeyListener ``Operational``, ``lastTransitionTime``).
+* MultiKeyListener ``Operational`` follows 2.2.1 (set only when
+  ``hasDestination`` changes); Skupper's main after 2.2.1 (#2498) sets it on
+  every update.
+* Site ``network`` and ``controller`` are never written; ``endpoints`` only
+  by :func:`rendered_site_status`.
 * Message texts that could not be checked against Skupper's source: the
   host/port collision (taken from the project's skupper-facts.md; the
   multi-key-listener variant names its kind) and the second-Site message.
@@ -174,17 +178,26 @@ def _status(conditions, natural_order, state):
 # One resource at a time
 # ---------------------------------------------------------------------------
 
+def _rendered_binding(conditions):
+    """Render time on a system site (``pkg/nonkube/api/site_state.go`` ``bindings()``): SetConfigured,
+    then setReady with Matched still missing, so a Ready condition False/Pending/``Not Matched``."""
+    state = conditions.aggregate((CONFIGURED, MATCHED))
+    conditions.set(READY_CONDITION, state)
+    return _status(conditions, (CONFIGURED, READY_CONDITION), state)
+
+
 def listener_status(listener, has_matching_connector, error=None, now=None, configured_only=False):
     """The status of a Listener.
 
     ``error`` (a message) makes ``Configured`` an Error. ``configured_only``
-    writes ``Configured`` alone, as a system site does when no system
-    controller runs: the listener then reads ``Pending``/``Not Matched``.
+    writes what ``skupper system start/reload`` writes at render time, before
+    any system controller: ``Configured`` and a ``Ready`` condition
+    ``False``/``Pending``/``Not Matched``; the listener reads ``Pending``/``Not Matched``.
     """
     conditions = _Conditions(listener, now)
     conditions.set(CONFIGURED, configured_state(error))
     if configured_only:
-        return _status(conditions, (CONFIGURED,), conditions.aggregate((CONFIGURED, MATCHED)))
+        return _rendered_binding(conditions)
     matched = ready_state() if has_matching_connector else pending_state(NO_MATCHING_CONNECTORS)
     conditions.set(MATCHED, matched)
     state = conditions.aggregate((CONFIGURED, MATCHED))
@@ -196,11 +209,11 @@ def listener_status(listener, has_matching_connector, error=None, now=None, conf
 
 
 def connector_status(connector, has_matching_listener, error=None, now=None, configured_only=False):
-    """The status of a Connector (``Configured`` and ``Matched``, as a listener's)."""
+    """The status of a Connector (``Configured`` and ``Matched``, as a listener's; render time likewise)."""
     conditions = _Conditions(connector, now)
     conditions.set(CONFIGURED, configured_state(error))
     if configured_only:
-        return _status(conditions, (CONFIGURED,), conditions.aggregate((CONFIGURED, MATCHED)))
+        return _rendered_binding(conditions)
     matched = ready_state() if has_matching_listener else pending_state(NO_MATCHING_LISTENERS)
     conditions.set(MATCHED, matched)
     state = conditions.aggregate((CONFIGURED, MATCHED))
@@ -259,26 +272,48 @@ def site_needs_resolution(site):
     return bool(link_access) and link_access != "none"
 
 
+def rendered_site_status(site, endpoints=(), now=None, error=None):
+    """The status ``skupper system start/reload`` writes for a Site (``internal/nonkube/common/fs_config_renderer.go``
+    ``Render``): Configured, Running set Ready at once by the CLI, Resolved (Ready) when the site has
+    ``endpoints`` (router-access roles other than ``normal``, ``SetEndpoints``); the aggregate from Configured,
+    Running and, with ``linkAccess`` set and not ``none``, Resolved. No ``defaultIssuer`` (only the Kubernetes
+    controller writes it: ``internal/kube/site/site.go``)."""
+    conditions = _Conditions(site, now)
+    required = [CONFIGURED, RUNNING] + ([RESOLVED] if site_needs_resolution(site) else [])
+    conditions.set(CONFIGURED, configured_state(error))
+    conditions.set(RUNNING, ready_state())
+    if endpoints:
+        conditions.set(RESOLVED, ready_state())
+    state = conditions.aggregate(required)
+    conditions.set(READY_CONDITION, state)
+    status = _status(conditions, (CONFIGURED, READY_CONDITION, RUNNING, RESOLVED), state)
+    if endpoints:
+        status["endpoints"] = [dict(endpoint) for endpoint in endpoints]
+    return status
+
+
 def site_status(site, error=None, now=None, configured_only=False, sites_in_network=None):
-    """The status of a Site; without ``error`` the double reports it Running (and Resolved) at once."""
+    """The status of a Site; without ``error`` the double reports it Running (and Resolved) at once.
+
+    ``configured_only``: the render-time status of a system site (:func:`rendered_site_status`).
+    """
+    if configured_only:
+        return rendered_site_status(site, (), now, error)
     conditions = _Conditions(site, now)
     conditions.set(CONFIGURED, configured_state(error))
     required = [CONFIGURED, RUNNING]
     if site_needs_resolution(site):
         required.append(RESOLVED)
     spec = site.get("spec") or {}
-    if configured_only:
-        status = _status(conditions, (CONFIGURED,), conditions.aggregate(required))
-    else:
-        if not error:
-            conditions.set(RUNNING, ready_state())
-            if site_needs_resolution(site):
-                conditions.set(RESOLVED, ready_state())
-        state = conditions.aggregate(required)
-        conditions.set(READY_CONDITION, state)
-        status = _status(conditions, (CONFIGURED, READY_CONDITION, RUNNING, RESOLVED), state)
-        if sites_in_network:
-            status["sitesInNetwork"] = sites_in_network
+    if not error:
+        conditions.set(RUNNING, ready_state())
+        if site_needs_resolution(site):
+            conditions.set(RESOLVED, ready_state())
+    state = conditions.aggregate(required)
+    conditions.set(READY_CONDITION, state)
+    status = _status(conditions, (CONFIGURED, READY_CONDITION, RUNNING, RESOLVED), state)
+    if sites_in_network:
+        status["sitesInNetwork"] = sites_in_network
     status["defaultIssuer"] = spec.get("defaultIssuer") or DEFAULT_ISSUER
     return status
 
@@ -364,8 +399,9 @@ def site_statuses(listeners=(), multikeylisteners=(), connectors=(), sites=(), n
     ``errors``: ``{(plural, name): message}`` forced on single objects.
     ``require_site``: bindings of a namespace without a Site are in error (as on
     Kubernetes). ``services``: the namespace's Services (a listener whose host
-    names one that Skupper does not own is in error). ``configured_only``: write
-    the ``Configured`` condition alone (a system site without its controller).
+    names one that Skupper does not own is in error). ``configured_only``: the
+    render-time status of a system site, before any system controller
+    (``pkg/nonkube/api/site_state.go``, ``fs_config_renderer.go``).
 
     Returns ``{"listeners": {name: status}, "multikeylisteners": {...},
     "connectors": {...}, "sites": {...}}``. Every object passed in gets a status;

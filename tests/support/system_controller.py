@@ -4,57 +4,95 @@ This module is not Skupper and is never used by the collection itself. It plays
 ``skupper system start``, ``skupper system reload`` and ``skupper system stop``,
 and the system controller's status updates, on a data home in a temporary
 folder, so tests can check what the collection reads back (``runtime/resources``)
-without podman, docker or a router.
+without podman, docker or a router. Each behaviour names the file of Skupper's
+source (github ``skupperproject/skupper``, 2.2.1 and main) it comes from.
 
-Layout (see the project's skupper-facts.md)::
+Layout (``pkg/nonkube/api/environment.go``)::
 
     <data_home>/namespaces/<namespace>/
-        input/resources/<Kind>-<name>.yaml     what the user (the collection) writes
+        input/resources/**/*.yaml|*.yml        what the user (the collection) writes
         runtime/resources/<Kind>-<name>.yaml   the resources as running, with status
         runtime/router/skrouterd.json          placeholder router configuration
-        runtime/certs/, runtime/links/          empty
+        runtime/certs/, runtime/links/, runtime/issuers/   empty
         internal/platform.yaml                 ``platform: <platform>``
         internal/scripts/                      placeholder start.sh, stop.sh, unit file
+        internal/snapshot/<Kind>-<name>.yaml   the loaded input (no status)
 
 What it does
 ------------
-* ``start_site``: fails when ``runtime/resources`` exists (as ``skupper system
-  start`` does), loads and checks the input, creates the runtime and internal
-  folders, then writes the running resources.
-* ``reload_site``: loads ``input/resources`` (file names matching Skupper's
-  ``^([A-Z][a-zA-Z]*)-(.+)\\.(yaml|yml|json)$``, one resource per file, kinds
-  Skupper accepts), checks it the way Skupper's site-state loader and validator
-  do, and on success rewrites ``runtime/resources/<Kind>-<name>.yaml`` for every
-  Site, Listener, MultiKeyListener and Connector (the input object, spec
-  unchanged, plus ``status`` from ``skupper_status.py``), each file atomically,
-  and removes the runtime files of resources no longer in the input. On a check
-  failure it raises :class:`SystemSiteError` and changes nothing, as a failed
-  ``skupper system reload`` leaves the running site as it was.
-* Status: with ``controller_running=True`` (the system controller is installed
-  and running) every status is complete; a listener is matched against
-  ``network_connector_keys`` (default: this site's own connectors; use
-  :func:`network_keys` or :func:`reload_network` for several sites). With
-  ``controller_running=False`` the files carry the ``Configured`` condition
-  only, and every listener stays ``Pending``.
+* Loader (``internal/nonkube/common/site_state_loader.go``, ``DirectoryReader``
+  of ``internal/utils/files.go``): EVERY file whose name ends ``.yaml`` or
+  ``.yml`` under ``input/resources``, subfolders included, every YAML document
+  of it; never ``.json``. Objects of ``skupper.io/v2alpha1`` (Site, Listener,
+  Connector, RouterAccess, AccessGrant, Link, AccessToken, Certificate,
+  SecuredAccess, MultiKeyListener) and of core ``v1`` (Secret, ConfigMap) are
+  read, anything else is ignored. Resources are kept by kind and
+  ``metadata.name``: of two declarations the one loaded last wins. A second
+  named Site fails ("multiple sites found ..."), no named Site fails ("no valid
+  site definition has been found"), more than one namespace fails ("multiple
+  namespaces found ..."); then ``internal/nonkube/bootstrap/bootstrap.go``
+  refuses a namespace other than the one started ("namespace must be ...").
+* Validator (``internal/nonkube/common/site_state_validator.go``), with its
+  messages word for word: names, router accesses, links and their secrets,
+  listeners, connectors, multi-key listeners, and the strategy type compared
+  with the RUNNING state (``runtime/resources``): "strategy cannot be changed"
+  even after the input file was deleted and written again.
+* ``start_site`` / ``reload_site``: refuse or validate as above and change
+  nothing on failure (a failed ``skupper system reload`` leaves the running
+  site as it was); otherwise, as ``internal/nonkube/common/fs_config_renderer.go``
+  and ``CleanupNamespaceForReload`` do, ``runtime/resources`` is removed and
+  written again from the input, with the render-time status of
+  ``pkg/nonkube/api/site_state.go`` (no status is carried over from the
+  previous run): Site ``Ready`` (Configured, Running, and Resolved when it has
+  endpoints); Listener and Connector Configured plus a ``Ready`` condition
+  ``False``/``Pending``/``Not Matched`` (status Pending, message Not Matched);
+  MultiKeyListener Configured only (Pending, Not Operational). A reload of a
+  namespace never started renders it as a start (``bootstrap.go``).
+* System controller (``internal/nonkube/controller/network_status_handler.go``):
+  with ``controller_running=True`` each runtime file is then rewritten IN PLACE
+  with the status the controller sets from the network: listener and
+  connector ``Matched`` (``hasMatchingConnector``/``hasMatchingListener``),
+  multi-key listener ``hasDestination`` and ``routingKeysReachable``, Site
+  ``Running``. A listener is matched against ``network_connector_keys``
+  (default: this site's own connectors; use :func:`network_keys` or
+  :func:`reload_network` for several sites).
+* Runtime files are marshalled as Go does (``pkg/apis/skupper/v2alpha1/types.go``,
+  ``multikeylistener_types.go``, ``k8s.io`` ``ObjectMeta``): keys sorted, fields
+  with ``omitempty`` left out when ``false``, ``""``, ``0``, ``{}`` or ``[]``,
+  required fields always written, fields the Go types do not know dropped,
+  ``metadata.creationTimestamp: null``.
+* Rewrites happen IN PLACE (``os.Create`` truncates, then writes; not atomic).
+  TEST-ONLY knob, not in Skupper: ``racy_pause`` (seconds) on ``start_site``,
+  ``reload_site`` and :func:`write_in_place`, or the environment variable
+  ``SKUPPER_DOUBLE_RACY_WRITES``, makes each runtime write racy on purpose:
+  truncate, pause, write half, pause, write the rest, so tests can prove that
+  the collection's readers retry on an empty or half-written file.
 * ``stop_site``: removes the WHOLE namespace home, ``input/`` included, as
   ``skupper system stop`` does (``internal/nonkube/bootstrap/teardown.go``).
 
 What it leaves out
 ------------------
-* No router, containers, systemd units, certificates or links: the router
-  configuration and scripts are placeholders, ``runtime/certs`` and
-  ``runtime/links`` stay empty, and a Site is Ready as soon as it is configured.
-* Secrets, ConfigMaps, RouterAccesses, Links and the other accepted kinds are
-  read (so they do not fail the load) but get no runtime file.
-* Checks not coded: certificates and issuers, links and their secrets,
-  router-access roles.
-* Message texts taken from Skupper's nonkube loader and validator: missing or
-  duplicate Site, several namespaces, invalid names, missing host or port,
-  invalid host, duplicate host and port, missing routing key, empty
-  multi-key-listener keys. Chosen by this project (not verified): the
-  explanation after an invalid name, the strategy (exactly one of
-  priority/weighted, weight < 1, type change) messages, the start/reload
-  refusals, and the ``Not Matched``-style messages of ``controller_running=False``.
+* No router, containers, systemd units, certificates, tokens or links: the
+  router configuration and scripts are placeholders, ``runtime/certs``,
+  ``runtime/issuers`` and ``runtime/links`` stay empty; the ``skupper-local``
+  RouterAccess, the site's link-access RouterAccess and the Certificates that
+  Skupper adds at render time are not written (the Site's endpoints for
+  ``linkAccess`` use the default ports 55671/45671 without probing them).
+  ``AccessToken`` resources are not redeemed.
+* Only Site, Listener, Connector and MultiKeyListener are marshalled through
+  Go's field lists; the other kinds are written to ``runtime/resources`` as
+  loaded (no status, empties dropped). Status ``network``, ``sitesInNetwork``
+  and a connector's ``selectedPods`` are never written; a Site's status carries
+  no ``defaultIssuer`` (only the Kubernetes controller sets it).
+* Skupper reads a folder in the file system's order (``File.ReadDir``), so
+  which duplicate "wins" depends on the disk; the double walks in name order.
+  Go maps make the first validation error reported random when several
+  resources are wrong; the double checks in name order.
+* Not checked: the edge-with-HA refusal of main after 2.2.1, ports and types of
+  numbers written as strings (Go's converter silently drops them), and the
+  platform binaries (podman, docker, skrouterd).
+* Messages chosen by this double (not Skupper's words): a document that is not
+  a mapping, the start refusal of a started site, the platform refusal.
 """
 
 import copy
@@ -63,7 +101,8 @@ import json
 import os
 import re
 import shutil
-import tempfile
+import time
+import uuid
 
 import yaml
 
@@ -72,20 +111,42 @@ try:  # imported as tests.support.system_controller
 except ImportError:  # run from this folder
     import skupper_status
 
-RESOURCE_FILE = re.compile(r"^([A-Z][a-zA-Z]*)-(.+)\.(yaml|yml|json)$")
-ACCEPTED_KINDS = ("Site", "Listener", "Connector", "RouterAccess", "AccessGrant", "Link", "AccessToken",
-                  "Certificate", "SecuredAccess", "MultiKeyListener", "Secret", "ConfigMap")
+SKUPPER_API = "skupper.io/v2alpha1"
+SKUPPER_KINDS = ("Site", "Listener", "Connector", "RouterAccess", "AccessGrant", "Link", "AccessToken",
+                 "Certificate", "SecuredAccess", "MultiKeyListener")
+CORE_KINDS = ("Secret", "ConfigMap")
+ACCEPTED_KINDS = SKUPPER_KINDS + CORE_KINDS
 STATUS_KINDS = {"Site": "sites", "Listener": "listeners", "MultiKeyListener": "multikeylisteners",
                 "Connector": "connectors"}
+# pkg/nonkube/api/site_state.go MarshalSiteState: the order runtime files are written in
+MARSHAL_ORDER = ("Site", "Listener", "Connector", "RouterAccess", "Link", "AccessGrant", "AccessToken",
+                 "Certificate", "SecuredAccess", "MultiKeyListener", "Secret", "ConfigMap")
 PLATFORMS = ("podman", "docker", "linux")
 DEFAULT_NAMESPACE = "default"
+RACY_ENV = "SKUPPER_DOUBLE_RACY_WRITES"
+RESOURCE_FILE = re.compile(r"^([A-Z][a-zA-Z]*)-(.+)\.yaml$")  # runtime/resources: <Kind>-<name>.yaml
 
-_RFC1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_SYSTEM_HOSTNAME = re.compile(r"^[a-z0-9]+([-.]{1}[a-z0-9]+)*$")
+# internal/nonkube/common/site_state_validator.go
+_RFC1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_HOSTNAME = re.compile(r"^[a-z0-9]+([-.]{1}[a-z0-9]+)*$")
+_RFC1123_ERROR = ("a lowercase RFC 1123 name must consist of lower case alphanumeric characters or '-', and must "
+                  "start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
+                  "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
+_LINK_ACCESS_ROLES = ("edge", "inter-router")
 
 
 class SystemSiteError(Exception):
-    """What a failing ``skupper system start``/``reload`` would report; nothing was changed."""
+    """What a failing ``skupper system start``/``reload`` reports; nothing was changed.
+
+    ``str(error)`` is Skupper's own message; ``bootstrap_error`` is what
+    ``bootstrap.go`` makes of it (``failed to load site state: ...``,
+    ``failed to render site state: ...``), printed after ``Failed to bootstrap: ``.
+    """
+
+    def __init__(self, message, stage=None):
+        super().__init__(message)
+        prefix = {"load": "failed to load site state: ", "render": "failed to render site state: "}.get(stage, "")
+        self.bootstrap_error = prefix + message
 
 
 # ---------------------------------------------------------------------------
@@ -114,187 +175,270 @@ def is_started(data_home, namespace=DEFAULT_NAMESPACE):
 
 
 # ---------------------------------------------------------------------------
-# Loading and checking the input, as Skupper's loader and validator do
+# Loading, as internal/nonkube/common/site_state_loader.go does
 # ---------------------------------------------------------------------------
 
-def _read_document(path):
+def resource_files(directory):
+    """Every ``*.yaml``/``*.yml`` file under ``directory``, subfolders included (``internal/utils/files.go``).
+
+    Skupper lists a folder in the file system's order; the double sorts by name.
+    A missing folder raises FileNotFoundError.
+    """
+    found = []
+    with os.scandir(directory) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.is_dir(follow_symlinks=False):
+                found += resource_files(entry.path)
+            elif entry.name.endswith((".yaml", ".yml")):  # site_state_loader.go filter: never .json
+                found.append(entry.path)
+    return found
+
+
+def _load_file(path, state, declared):
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
     try:
-        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+        documents = list(yaml.safe_load_all(text))
     except yaml.YAMLError as exc:
-        raise SystemSiteError('error loading "%s": error decoding yaml: %s' % (path, exc))
-    if len(documents) != 1 or not isinstance(documents[0], dict):
-        raise SystemSiteError('error loading "%s": one resource per file is expected' % path)
-    return documents[0]
+        raise SystemSiteError('error loading "%s": error decoding yaml: %s' % (path, exc), "load")
+    for doc in documents:
+        if doc is None:
+            continue  # an empty document: the YAML reader skips it
+        if not isinstance(doc, dict):
+            raise SystemSiteError('error loading "%s": a resource must be a mapping (skupper TEST DOUBLE)' % path,
+                                  "load")
+        if not doc.get("kind"):
+            # k8s.io unstructured decoding: runtime.NewMissingKindErr
+            raise SystemSiteError("error loading \"%s\": Object 'Kind' is missing in '%s'"
+                                  % (path, json.dumps(doc, separators=(",", ":"), default=str)), "load")
+        api_version, kind = doc.get("apiVersion"), doc["kind"]
+        if not ((api_version == SKUPPER_API and kind in SKUPPER_KINDS) or (api_version == "v1" and kind in CORE_KINDS)):
+            continue  # Skupper logs "invalid resource ignored"
+        name = (doc.get("metadata") or {}).get("name") or ""
+        if kind == "Site":
+            if state["Site"] and next(iter(state["Site"])):
+                raise SystemSiteError('error loading "%s": multiple sites found, but only one site is allowed for '
+                                      "bootstrapping" % path, "load")
+            state["Site"].clear()
+        state[kind][name] = doc  # a map by name: the declaration loaded last wins
+        declared.setdefault((kind, name), []).append(path)
+
+
+def _namespace_of(obj):
+    return (obj.get("metadata") or {}).get("namespace") or DEFAULT_NAMESPACE
+
+
+def load_dir(directory, with_files=False):
+    """``{kind: {name: object}}`` of a folder, loaded as Skupper's FileSystemSiteStateLoader loads it.
+
+    With ``with_files`` also ``{(kind, name): [files declaring it, in load order]}``.
+    Raises SystemSiteError (stage ``load``) with Skupper's messages.
+    """
+    state = {kind: {} for kind in ACCEPTED_KINDS}
+    declared = {}
+    try:
+        files = resource_files(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        raise SystemSiteError("open %s: no such file or directory" % directory, "load")
+    for path in files:
+        _load_file(path, state, declared)
+    if not state["Site"] or not next(iter(state["Site"])):
+        raise SystemSiteError("no valid site definition has been found", "load")
+    found = sorted({_namespace_of(obj) for objects in state.values() for obj in objects.values()})
+    if len(found) > 1:
+        raise SystemSiteError("multiple namespaces found, but only a unique namespace must be used across all "
+                              "resources - namespaces found: [%s]" % " ".join(found), "load")
+    return (state, declared) if with_files else state
 
 
 def load_input(data_home, namespace=DEFAULT_NAMESPACE):
     """``{kind: {name: object}}`` of ``input/resources``; raises SystemSiteError as Skupper's loader would."""
-    directory = input_dir(data_home, namespace)
-    state = {kind: {} for kind in ACCEPTED_KINDS}
-    try:
-        entries = sorted(os.listdir(directory))
-    except FileNotFoundError:
-        entries = []
-    sites = []
-    for entry in entries:
-        if not RESOURCE_FILE.match(entry):
-            continue
-        path = os.path.join(directory, entry)
-        if not os.path.isfile(path):
-            continue
-        obj = _read_document(path)
-        kind = obj.get("kind")
-        if kind not in ACCEPTED_KINDS:
-            continue  # Skupper logs "invalid resource ignored"
-        if kind == "Site":
-            sites.append(obj)
-            if len(sites) > 1:
-                raise SystemSiteError("multiple sites found, but only one site is allowed for bootstrapping")
-        name = (obj.get("metadata") or {}).get("name") or ""
-        state[kind][name] = obj
-    if not sites or not (sites[0].get("metadata") or {}).get("name"):
-        raise SystemSiteError("no valid site definition has been found")
-    found = sorted({(obj.get("metadata") or {}).get("namespace") or DEFAULT_NAMESPACE
-                    for objects in state.values() for obj in objects.values()} | {namespace})
-    if len(found) > 1:
-        raise SystemSiteError("multiple namespaces found, but only a unique namespace must be used across all "
-                              "resources - namespaces found: [%s]" % " ".join(found))
-    return state
+    return load_dir(input_dir(data_home, namespace))
 
 
-def _valid_host(host):
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        return bool(_SYSTEM_HOSTNAME.match(host))
+def declarations(data_home, namespace=DEFAULT_NAMESPACE):
+    """``{(kind, name): [files]}``: where each resource of ``input/resources`` is declared, in load order."""
+    return load_dir(input_dir(data_home, namespace), with_files=True)[1]
 
 
-def _name_error(name):
-    if _RFC1123_LABEL.match(name or ""):
-        return None
-    return ('invalid name "%s": a lowercase RFC 1123 label is expected (lower case letters, digits and "-", '
-            "starting and ending with a letter or digit)" % name)
-
-
-def _in_order(objects):
-    return sorted(objects.values(), key=skupper_status.creation_order)
-
-
-def validate(state, running=None):
-    """Raise SystemSiteError for the first problem Skupper's validator would report.
-
-    ``running``: ``{kind: {name: object}}`` of the running resources, to refuse a
-    multi-key listener whose strategy type changed.
-    """
+def check_namespace(state, namespace):
+    """``internal/nonkube/bootstrap/bootstrap.go``: sources read from the namespace must use that namespace."""
     site = next(iter(state["Site"].values()))
-    error = _name_error((site.get("metadata") or {}).get("name"))
-    if error:
-        raise SystemSiteError("invalid site name: " + error)
-    used = {}
-    for listener in _in_order(state["Listener"]):
-        name = (listener.get("metadata") or {}).get("name")
-        spec = listener.get("spec") or {}
-        error = _name_error(name)
-        if error:
-            raise SystemSiteError("invalid listener name: " + error)
-        host, port = spec.get("host"), spec.get("port")
-        if not host or not port:
-            raise SystemSiteError("invalid listener: %s - host and port are required" % name)
-        if not _valid_host(str(host)):
-            raise SystemSiteError('invalid listener host: %s - a valid IP address or hostname is expected '
-                                  '(listener: "%s")' % (host, name))
-        if (host, port) in used:
-            raise SystemSiteError('port %s is already mapped for host "%s" (listener: "%s")' % (port, host, name))
-        if not spec.get("routingKey"):
-            raise SystemSiteError("routingKey is missing for listener: %s" % name)
-        used[(host, port)] = name
-    for connector in _in_order(state["Connector"]):
-        name = (connector.get("metadata") or {}).get("name")
-        spec = connector.get("spec") or {}
-        error = _name_error(name)
-        if error:
-            raise SystemSiteError("invalid connector name: " + error)
-        if not spec.get("host") or not spec.get("port"):
-            raise SystemSiteError('connector host and port are required (connector: "%s")' % name)
-        if not _valid_host(str(spec["host"])):
-            raise SystemSiteError('invalid connector host: %s - a valid IP address or hostname is expected '
-                                  '(connector: "%s")' % (spec["host"], name))
-        if not spec.get("routingKey"):
-            raise SystemSiteError("routingKey is missing for connector: %s" % name)
-    running_mkls = (running or {}).get("MultiKeyListener") or {}
-    for mkl in _in_order(state["MultiKeyListener"]):
-        name = (mkl.get("metadata") or {}).get("name")
-        spec = mkl.get("spec") or {}
-        error = _name_error(name)
-        if error:
-            raise SystemSiteError("invalid multikeylistener name: " + error)
-        host, port = spec.get("host"), spec.get("port")
-        if not host or not port:
-            raise SystemSiteError("invalid multikeylistener: %s - host and port are required" % name)
-        if not _valid_host(str(host)):
-            raise SystemSiteError('invalid multikeylistener host: %s - a valid IP address or hostname is expected '
-                                  '(multikeylistener: "%s")' % (host, name))
-        if (host, port) in used:
-            raise SystemSiteError('port %s is already mapped for host "%s" (multikeylistener: "%s")'
-                                  % (port, host, name))
-        used[(host, port)] = name
-        kind, keys = skupper_status.strategy_keys(mkl)
-        if kind is None:
-            raise SystemSiteError("invalid multikeylistener: %s - exactly one of strategy.priority or "
-                                  "strategy.weighted is required" % name)
-        if not keys:
-            raise SystemSiteError("invalid multikeylistener: %s - routingKeys must not be empty" % name)
-        if any(not key for key in keys):
-            raise SystemSiteError("invalid multikeylistener: %s - routingKey must not be empty" % name)
-        if kind == "weighted":
-            for key, weight in sorted(keys.items()):
-                if not isinstance(weight, int) or isinstance(weight, bool) or weight < 1:
-                    raise SystemSiteError('invalid multikeylistener: %s - the weight of routingKey "%s" must be '
-                                          "an integer of at least 1" % (name, key))
-        before = running_mkls.get(name)
-        if before is not None:
-            previous_kind, _keys = skupper_status.strategy_keys(before)
-            if previous_kind and previous_kind != kind:
-                raise SystemSiteError("invalid multikeylistener: %s - the strategy type cannot change from %s to "
-                                      "%s; delete the multikeylistener and create it again"
-                                      % (name, previous_kind, kind))
-
-
-def load_runtime(data_home, namespace=DEFAULT_NAMESPACE):
-    """``{kind: {name: object}}`` of ``runtime/resources`` (empty when the site does not run)."""
-    found = {kind: {} for kind in STATUS_KINDS}
-    directory = runtime_dir(data_home, namespace)
-    try:
-        entries = sorted(os.listdir(directory))
-    except FileNotFoundError:
-        return found
-    for entry in entries:
-        match = RESOURCE_FILE.match(entry)
-        if not match or match.group(1) not in STATUS_KINDS:
-            continue
-        obj = _read_document(os.path.join(directory, entry))
-        found[match.group(1)][match.group(2)] = obj
-    return found
+    defined = _namespace_of(site)
+    if defined != (namespace or DEFAULT_NAMESPACE):
+        raise SystemSiteError('namespace must be "%s", but sources are defined using "%s"'
+                              % (namespace or DEFAULT_NAMESPACE, defined))
 
 
 def load_runtime_state(data_home, namespace=DEFAULT_NAMESPACE):
-    """The running state, loaded as Skupper loads ``runtime/resources`` (``common/site_state_loader.go``
-    ``LoadCurrentSiteState``); raises SystemSiteError when it has no Site."""
-    found = load_runtime(data_home, namespace)
-    if not found["Site"]:
-        raise SystemSiteError("no valid site definition has been found")
-    return found
+    """The running state, loaded as ``LoadCurrentSiteState`` loads ``runtime/resources`` (same loader)."""
+    return load_dir(runtime_dir(data_home, namespace))
+
+
+def load_runtime(data_home, namespace=DEFAULT_NAMESPACE):
+    """``{kind: {name: object}}`` of ``runtime/resources``; empty when the site does not run or cannot load."""
+    try:
+        return load_runtime_state(data_home, namespace)
+    except SystemSiteError:
+        return {kind: {} for kind in ACCEPTED_KINDS}
 
 
 def read_runtime(data_home, namespace, kind, name):
     """The running resource ``runtime/resources/<Kind>-<name>.yaml``, or None."""
     try:
-        return _read_document(runtime_path(data_home, namespace, kind, name))
+        with open(runtime_path(data_home, namespace, kind, name), encoding="utf-8") as handle:
+            return yaml.safe_load(handle.read())
     except FileNotFoundError:
         return None
+
+
+# ---------------------------------------------------------------------------
+# Validation, as internal/nonkube/common/site_state_validator.go does
+# ---------------------------------------------------------------------------
+
+def _name_check(name, what):
+    if not _RFC1123.match(name or ""):
+        raise SystemSiteError('%s: invalid name "%s": %s' % (what, name or "", _RFC1123_ERROR), "render")
+
+
+def _host_ok(host):
+    if not isinstance(host, str):
+        return False
+    if "%" not in host:  # Go's net.ParseIP knows no IPv6 zone
+        try:
+            ipaddress.ip_address(host)
+            return True
+        except ValueError:
+            pass
+    return bool(_HOSTNAME.match(host))
+
+
+def _spec(obj):
+    return obj.get("spec") or {}
+
+
+def _meta_name(obj):
+    return (obj.get("metadata") or {}).get("name") or ""
+
+
+def _fail(message):
+    raise SystemSiteError(message, "render")
+
+
+def _in_order(objects):
+    return [objects[name] for name in sorted(objects)]
+
+
+def _strategy(obj):
+    """(priority, weighted) of a MultiKeyListener spec: each None when absent (Go nil pointers)."""
+    strategy = _spec(obj).get("strategy") or {}
+    return strategy.get("priority"), strategy.get("weighted")
+
+
+def validate(state, running=None):
+    """Raise SystemSiteError (stage ``render``) for the first problem Skupper's validator reports.
+
+    ``running``: ``{kind: {name: object}}`` of the running resources (``runtime/resources``),
+    against which a multi-key listener's strategy type is checked.
+    """
+    site = next(iter(state["Site"].values()))
+    site_ns = (site.get("metadata") or {}).get("namespace")
+    if site_ns and not _RFC1123.match(site_ns):
+        _fail('invalid namespace "%s": invalid name "%s": %s' % (site_ns, site_ns, _RFC1123_ERROR))
+    _name_check(_meta_name(site), "invalid site name")
+    for access in _in_order(state["RouterAccess"]):
+        name = _meta_name(access)
+        _name_check(name, "invalid router access name")
+        if _spec(access).get("tlsCredentials"):
+            _name_check(_spec(access)["tlsCredentials"], "invalid router access tls credentials")
+        roles = _spec(access).get("roles") or []
+        if not roles:
+            _fail("invalid router access: %s - roles are required" % name)
+        for role in roles:
+            role_name = (role or {}).get("name") or ""
+            if role_name not in _LINK_ACCESS_ROLES:
+                _fail("invalid router access: %s - invalid role: %s (valid roles: [%s])"
+                      % (name, role_name, " ".join(_LINK_ACCESS_ROLES)))
+    if state["Link"]:
+        if not state["Secret"]:
+            _fail("unable to process links (no secrets found)")
+        for key in sorted(state["Link"]):
+            link = state["Link"][key]
+            _name_check(_meta_name(link), "invalid link name")
+            secret = _spec(link).get("tlsCredentials") or ""
+            if secret not in state["Secret"]:
+                _fail('invalid link "%s" - secret "%s" not found' % (key, secret))
+    for token in _in_order(state["AccessToken"]):
+        _name_check(_meta_name(token), "invalid access token name")
+    for grant in _in_order(state["AccessGrant"]):
+        _name_check(_meta_name(grant), "invalid grant name")
+
+    host_ports = {}
+    for key in sorted(state["Listener"]):
+        listener = state["Listener"][key]
+        name, spec = _meta_name(listener), _spec(listener)
+        _name_check(name, "invalid listener name")
+        host, port = spec.get("host") or "", spec.get("port") or 0
+        if not host or not port:
+            _fail("invalid listener: %s - host and port are required" % name)
+        if not _host_ok(host):
+            _fail('invalid listener host: %s - a valid IP address or hostname is expected (listener: "%s")'
+                  % (host, key))
+        if port in host_ports.get(host, []):
+            _fail('port %s is already mapped for host "%s" (listener: "%s")' % (port, host, key))
+        if not spec.get("routingKey"):
+            _fail("routingKey is missing for listener: %s" % name)
+        host_ports.setdefault(host, []).append(port)
+    for connector in _in_order(state["Connector"]):
+        name, spec = _meta_name(connector), _spec(connector)
+        _name_check(name, "invalid connector name")
+        host = spec.get("host") or ""
+        if not host or not spec.get("port"):
+            _fail('connector host and port are required (connector: "%s")' % name)
+        if not _host_ok(host):
+            _fail('invalid connector host: %s - a valid IP address or hostname is expected (connector: "%s")'
+                  % (host, name))
+        if not spec.get("routingKey"):
+            _fail("routingKey is missing for connector: %s" % name)
+
+    running_mkls = (running or {}).get("MultiKeyListener") or {}
+    for key in sorted(state["MultiKeyListener"]):
+        mkl = state["MultiKeyListener"][key]
+        name, spec = _meta_name(mkl), _spec(mkl)
+        _name_check(name, "invalid multikeylistener name")
+        host, port = spec.get("host") or "", spec.get("port") or 0
+        if not host or not port:
+            _fail("invalid multikeylistener: %s - host and port are required" % name)
+        if not _host_ok(host):
+            _fail('invalid multikeylistener host: %s - a valid IP address or hostname is expected '
+                  '(multikeylistener: "%s")' % (host, key))
+        if port in host_ports.get(host, []):
+            _fail('port %s is already mapped for host "%s" (multikeylistener: "%s")' % (port, host, key))
+        host_ports.setdefault(host, []).append(port)
+        priority, weighted = _strategy(mkl)
+        if priority is None and weighted is None:
+            _fail("invalid multikeylistener: %s - either strategy.priority or strategy.weighted is required" % name)
+        if priority is not None and weighted is not None:
+            _fail("invalid multikeylistener: %s - only one of strategy.priority or strategy.weighted must be "
+                  "defined" % name)
+        chosen = priority if priority is not None else weighted
+        keys = chosen.get("routingKeys") if isinstance(chosen, dict) else None
+        if weighted is not None and not isinstance(keys, dict):
+            keys = None  # not a map: Go's converter leaves the routing keys out
+        if not keys:
+            _fail("invalid multikeylistener: %s - routingKeys must not be empty" % name)
+        for routing_key in keys:
+            if not routing_key:
+                _fail("invalid multikeylistener: %s - routingKey must not be empty" % name)
+            if weighted is not None:
+                weight = keys[routing_key]
+                if not isinstance(weight, int) or isinstance(weight, bool) or weight <= 0:
+                    _fail("invalid multikeylistener: %s - weight value must be positive" % name)
+        current = running_mkls.get(key)
+        if current is not None:
+            was_priority, was_weighted = _strategy(current)
+            if (was_priority is not None and priority is None) or (was_weighted is not None and weighted is None):
+                _fail("invalid multikeylistener: %s - strategy cannot be changed" % name)
 
 
 # ---------------------------------------------------------------------------
@@ -309,24 +453,24 @@ def _sites(sites):
             yield entry, DEFAULT_NAMESPACE
 
 
-def _input_of(data_home, namespace, kind):
-    try:
-        return list(load_input(data_home, namespace)[kind].values())
-    except SystemSiteError:
-        return []  # a site that cannot load does not run, so it serves nothing
+def _running_of(data_home, namespace, kind):
+    """What a started site serves: its running resources (a site that cannot load serves nothing)."""
+    return list(load_runtime(data_home, namespace)[kind].values())
 
 
 def network_keys(sites, started_only=True):
     """Routing keys of the connectors of several sites: a list of ``(data_home, namespace)`` (or data homes).
 
-    Read from each site's input. With ``started_only`` a site that has not been
-    started (or was stopped) counts for nothing: its connectors reach nobody.
+    Read from each site's running state. With ``started_only`` a site that has
+    not been started (or was stopped) counts for nothing: its connectors reach
+    nobody. Without it the site's input counts.
     """
     keys = set()
     for data_home, namespace in _sites(sites):
-        if started_only and not is_started(data_home, namespace):
-            continue
-        keys |= skupper_status.connector_keys(_input_of(data_home, namespace, "Connector"))
+        if is_started(data_home, namespace):
+            keys |= skupper_status.connector_keys(_running_of(data_home, namespace, "Connector"))
+        elif not started_only:
+            keys |= skupper_status.connector_keys(_input_of(data_home, namespace, "Connector"))
     return keys
 
 
@@ -334,113 +478,355 @@ def network_listener_keys(sites, started_only=True):
     """Routing keys of the listeners and multi-key listeners of several sites (what connectors match)."""
     keys = set()
     for data_home, namespace in _sites(sites):
-        if started_only and not is_started(data_home, namespace):
-            continue
-        keys |= skupper_status.listener_keys(_input_of(data_home, namespace, "Listener"),
-                                             _input_of(data_home, namespace, "MultiKeyListener"))
+        if is_started(data_home, namespace):
+            keys |= skupper_status.listener_keys(_running_of(data_home, namespace, "Listener"),
+                                                 _running_of(data_home, namespace, "MultiKeyListener"))
+        elif not started_only:
+            keys |= skupper_status.listener_keys(_input_of(data_home, namespace, "Listener"),
+                                                 _input_of(data_home, namespace, "MultiKeyListener"))
     return keys
 
 
-# ---------------------------------------------------------------------------
-# Writing the runtime
-# ---------------------------------------------------------------------------
-
-def _write_atomically(path, text):
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".tmp-", suffix=".yaml", dir=directory)
+def _input_of(data_home, namespace, kind):
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
+        return list(load_input(data_home, namespace)[kind].values())
+    except SystemSiteError:
+        return []
 
 
-def _write_runtime(data_home, namespace, state, running, network_connector_keys, network_listener_keys,
-                   controller_running, now):
-    plural_lists = {}
+# ---------------------------------------------------------------------------
+# Marshalling, as Go's encoding/json does with the v2alpha1 types
+# ---------------------------------------------------------------------------
+
+# (field, required): required fields have no omitempty and are always written (types.go,
+# multikeylistener_types.go); the others are left out when empty. Fields not listed are
+# unknown to the Go types and dropped.
+_SPEC_FIELDS = {
+    "Site": (("serviceAccount", False), ("linkAccess", False), ("defaultIssuer", False), ("edge", False),
+             ("ha", False), ("settings", False)),
+    "Listener": (("routingKey", True), ("host", True), ("port", True), ("tlsCredentials", False), ("type", False),
+                 ("observer", False), ("exposePodsByName", False), ("settings", False)),
+    "Connector": (("routingKey", True), ("host", False), ("selector", False), ("port", True),
+                  ("tlsCredentials", False), ("useClientCert", False), ("verifyHostname", False), ("type", False),
+                  ("exposePodsByName", False), ("includeNotReadyPods", False), ("settings", False)),
+    "MultiKeyListener": (("host", True), ("port", True), ("tlsCredentials", False), ("requireClientCert", False),
+                         ("settings", False), ("strategy", True), ("observer", False)),
+}
+_ZERO = {"routingKey": "", "host": "", "port": 0, "strategy": {}}
+_STATUS_FIELDS = {
+    "Site": ("endpoints", "sitesInNetwork", "network", "defaultIssuer", "controller"),
+    "Listener": ("hasMatchingConnector",),
+    "Connector": ("selectedPods", "hasMatchingListener"),
+    "MultiKeyListener": ("hasDestination", "strategy"),
+}
+# k8s.io/apimachinery ObjectMeta (every field omitempty; creationTimestamp is a struct: null when zero)
+_META_FIELDS = ("name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+                "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
+                "ownerReferences", "finalizers", "managedFields")
+
+
+def _empty(value):
+    """Go's omitempty: false, 0, "", nil, and empty maps and slices."""
+    if value is None or value is False:
+        return True
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value == 0
+    if isinstance(value, (str, list, dict)):
+        return len(value) == 0
+    return False
+
+
+def _omit_empty(mapping, fields=None):
+    result = {}
+    for key, value in mapping.items():
+        if fields is not None and key not in fields:
+            continue
+        if not _empty(value):
+            result[key] = value
+    return result
+
+
+def _marshal_strategy(strategy):
+    out = {}
+    for which in ("priority", "weighted"):
+        if isinstance(strategy, dict) and strategy.get(which) is not None:
+            # PriorityStrategySpec/WeightedStrategySpec: routingKeys has no omitempty (nil is null)
+            out[which] = {"routingKeys": (strategy[which] or {}).get("routingKeys")}
+    return out
+
+
+def _marshal_condition(cond):
+    # metav1.Condition: observedGeneration omitempty; lastTransitionTime, reason and message always
+    out = {"type": cond.get("type", ""), "status": cond.get("status", ""),
+           "lastTransitionTime": cond.get("lastTransitionTime"), "reason": cond.get("reason", ""),
+           "message": cond.get("message", "")}
+    if cond.get("observedGeneration"):
+        out["observedGeneration"] = cond["observedGeneration"]
+    return out
+
+
+def marshal(obj):
+    """The object as Skupper writes it to ``runtime/resources`` (a dict; see :func:`marshal_text`)."""
+    kind = obj.get("kind")
+    meta = _omit_empty(obj.get("metadata") or {}, _META_FIELDS)
+    meta["creationTimestamp"] = (obj.get("metadata") or {}).get("creationTimestamp")
+    out = _omit_empty({"apiVersion": obj.get("apiVersion"), "kind": kind})
+    out["metadata"] = meta
+    if kind not in _SPEC_FIELDS:
+        for key, value in obj.items():
+            if key not in ("apiVersion", "kind", "metadata", "status") and not _empty(value):
+                out[key] = value
+        return out
+    spec_in = obj.get("spec") or {}
+    spec = {}
+    for field, required in _SPEC_FIELDS[kind]:
+        value = spec_in.get(field)
+        if field == "strategy":
+            value = _marshal_strategy(value)
+        if required:
+            spec[field] = _ZERO[field] if value is None else value
+        elif not _empty(value):
+            spec[field] = value
+    out["spec"] = spec
+    status_in = obj.get("status") or {}
+    status = {}
+    if status_in.get("conditions"):
+        status["conditions"] = [_marshal_condition(c) for c in status_in["conditions"]]
+    for field in ("status", "message") + _STATUS_FIELDS[kind]:
+        value = status_in.get(field)
+        if field == "strategy" and isinstance(value, dict):
+            # StrategyStatus: priority/weighted omitempty; routingKeysReachable always ([] or {})
+            value = {which: {"routingKeysReachable": (value[which] or {}).get("routingKeysReachable")
+                             or ([] if which == "priority" else {})}
+                     for which in ("priority", "weighted") if value.get(which) is not None}
+            if value:
+                status[field] = value
+            continue
+        if not _empty(value):
+            status[field] = value
+    out["status"] = status
+    return out
+
+
+def marshal_text(obj):
+    """YAML of :func:`marshal`, keys sorted (Go's JSON turned into YAML by sigs.k8s.io/yaml)."""
+    return yaml.safe_dump(marshal(obj), default_flow_style=False, sort_keys=True)
+
+
+# ---------------------------------------------------------------------------
+# Writing the runtime: in place, as os.Create does
+# ---------------------------------------------------------------------------
+
+def _racy_pause(racy_pause):
+    if racy_pause is not None:
+        return float(racy_pause)
+    try:
+        return float(os.environ.get(RACY_ENV) or 0)
+    except ValueError:
+        return 0.0
+
+
+def write_in_place(path, text, racy_pause=None):
+    """Rewrite ``path`` as ``os.Create`` + write does (``pkg/nonkube/api/site_state.go`` ``marshal``).
+
+    The file is truncated, then written: not atomic, a reader may meet it empty
+    or half written. TEST-ONLY: ``racy_pause`` (seconds; default
+    ``$SKUPPER_DOUBLE_RACY_WRITES``, else 0) truncates, pauses, writes the first
+    half, pauses again and writes the rest, so the window is wide on purpose.
+    """
+    pause = _racy_pause(racy_pause)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:  # O_CREAT|O_TRUNC, as os.Create
+        if pause > 0:
+            handle.flush()
+            time.sleep(pause)
+            half = len(text) // 2
+            handle.write(text[:half])
+            handle.flush()
+            time.sleep(pause)
+            handle.write(text[half:])
+        else:
+            handle.write(text)
+
+
+def _site_endpoints(state):
+    """``fs_config_renderer.go`` Render: an endpoint per router-access role other than ``normal``."""
+    accesses = dict(state["RouterAccess"])
+    site = next(iter(state["Site"].values()))
+    link_access = _spec(site).get("linkAccess")
+    site_name = _meta_name(site)
+    if link_access and link_access != "none" and site_name not in accesses:
+        # site_state_renderer_common.go EnableLinkAccess (utils/access.go default ports)
+        accesses[site_name] = {"spec": {"roles": [{"name": "inter-router", "port": 55671},
+                                                  {"name": "edge", "port": 45671}]}}
+    endpoints = []
+    for name in sorted(accesses):
+        spec = _spec(accesses[name])
+        for role in spec.get("roles") or []:
+            if (role or {}).get("name") != "normal":
+                endpoints.append(_omit_empty({"name": "%s-%s" % (name, role.get("name")),
+                                              "host": spec.get("bindHost") or "",
+                                              "port": str(role.get("port") or 0), "group": "skupper-router"}))
+    return endpoints
+
+
+def _statuses(state, network_connector_keys, network_listener_keys, controller_running, now):
+    """The status of every Site, Listener, MultiKeyListener and Connector, as written to runtime files."""
+    lists = {}
     for kind, plural in STATUS_KINDS.items():
         objects = []
-        for name, obj in state[kind].items():
-            clone = copy.deepcopy(obj)
-            clone.pop("status", None)
-            previous = (running.get(kind) or {}).get(name)
-            if previous is not None and previous.get("status"):
-                clone["status"] = previous["status"]  # the previous status keeps lastTransitionTime
+        for name in sorted(state[kind]):
+            clone = copy.deepcopy(state[kind][name])
+            clone.pop("status", None)  # fs_config_renderer.go: the runtime starts from the loaded input
             objects.append(clone)
-        plural_lists[plural] = objects
-    statuses = skupper_status.site_statuses(
-        listeners=plural_lists["listeners"], multikeylisteners=plural_lists["multikeylisteners"],
-        connectors=plural_lists["connectors"], sites=plural_lists["sites"],
-        network_connector_keys=network_connector_keys, network_listener_keys=network_listener_keys,
-        now=now, require_site=True, configured_only=not controller_running, check_collisions=False)
-    written, wanted = [], set()
-    for kind, plural in STATUS_KINDS.items():
-        for obj in plural_lists[plural]:
-            name = obj["metadata"]["name"]
-            obj["status"] = statuses[plural][name]
-            path = runtime_path(data_home, namespace, kind, name)
-            wanted.add(os.path.basename(path))
-            _write_atomically(path, yaml.safe_dump(obj, default_flow_style=False, sort_keys=False))
+        lists[plural] = objects
+    # render time (pkg/nonkube/api/site_state.go bindings(), fs_config_renderer.go Render)
+    rendered = skupper_status.site_statuses(
+        listeners=lists["listeners"], multikeylisteners=lists["multikeylisteners"], connectors=lists["connectors"],
+        sites=lists["sites"], now=now, require_site=True, configured_only=True, check_collisions=False)
+    endpoints = _site_endpoints(state)
+    for obj in lists["sites"]:
+        rendered["sites"][_meta_name(obj)] = skupper_status.rendered_site_status(obj, endpoints, now)
+    if not controller_running:
+        return lists, rendered
+    # the system controller (controller/network_status_handler.go, api/site_state.go UpdateStatus)
+    for plural, objects in lists.items():
+        for obj in objects:
+            obj["status"] = rendered[plural][_meta_name(obj)]
+    settled = skupper_status.site_statuses(
+        listeners=lists["listeners"], multikeylisteners=lists["multikeylisteners"], connectors=lists["connectors"],
+        sites=[], network_connector_keys=network_connector_keys, network_listener_keys=network_listener_keys,
+        now=now, require_site=False, check_collisions=False)
+    settled["sites"] = rendered["sites"]  # SetRunning(Ready): unchanged
+    return lists, settled
+
+
+def _write_state(directory, state, statuses_by_plural, racy_pause):
+    written = []
+    for kind in MARSHAL_ORDER:
+        plural = STATUS_KINDS.get(kind)
+        for name in sorted(state[kind]):
+            obj = copy.deepcopy(state[kind][name])
+            if plural is not None:
+                obj["status"] = statuses_by_plural[plural][name]
+            else:
+                obj.pop("status", None)
+            path = os.path.join(directory, "%s-%s.yaml" % (kind, name))
+            write_in_place(path, marshal_text(obj), racy_pause)
             written.append(path)
-    directory = runtime_dir(data_home, namespace)
-    for entry in sorted(os.listdir(directory)):
-        match = RESOURCE_FILE.match(entry)
-        if match and match.group(1) in STATUS_KINDS and entry not in wanted:
-            os.unlink(os.path.join(directory, entry))
     return written
 
 
+def _site_id(home):
+    try:
+        with open(os.path.join(home, "runtime", "router", "skrouterd.json"), encoding="utf-8") as handle:
+            return json.load(handle)[0][1].get("siteId")
+    except (OSError, ValueError, LookupError, AttributeError):
+        return None
+
+
+def _render(data_home, namespace, state, network_connector_keys, network_listener_keys, controller_running,
+            now, racy_pause):
+    home = namespace_home(data_home, namespace)
+    previous_site_id = _site_id(home)
+    # fs_config_renderer.go CleanupNamespaceForReload: these folders are removed and made again
+    for folder in ("runtime/router", "runtime/certs", "runtime/resources", "runtime/links", "internal/scripts",
+                   "internal/snapshot"):
+        shutil.rmtree(os.path.join(home, folder), ignore_errors=True)
+    for folder in ("runtime/router", "runtime/issuers", "runtime/certs", "input/issuers", "input/certs",
+                   "input/resources", "internal/snapshot", "runtime/resources", "runtime/links",
+                   "internal/scripts"):
+        os.makedirs(os.path.join(home, folder), exist_ok=True)
+    site_name = next(iter(state["Site"]))
+    # compat/ and linux/site_state_renderer.go loadExistingSiteId: a reload keeps the site id of the router config
+    site_id = previous_site_id or str(uuid.uuid4())
+    state = copy.deepcopy(state)
+    site_meta = state["Site"][site_name].setdefault("metadata", {})
+    site_meta["uid"] = site_meta.get("uid") or site_id  # api/site_state.go MarshalSiteState: the Site's UID
+    router = [["router", {"id": "%s-%s" % (namespace, site_name), "mode": "interior", "siteId": site_id,
+                          "metadata": "placeholder written by the system_controller TEST DOUBLE"}]]
+    write_in_place(os.path.join(home, "runtime", "router", "skrouterd.json"), json.dumps(router, indent=2) + "\n", 0)
+    scripts = os.path.join(home, "internal", "scripts")
+    write_in_place(os.path.join(scripts, "start.sh"), "#!/bin/sh\n# placeholder (system_controller TEST DOUBLE)\n", 0)
+    write_in_place(os.path.join(scripts, "stop.sh"), "#!/bin/sh\n# placeholder (system_controller TEST DOUBLE)\n", 0)
+    write_in_place(os.path.join(scripts, "skupper-%s.service" % namespace),
+                   "# placeholder unit (system_controller TEST DOUBLE)\n", 0)
+    # MarshalSiteStates: the loaded state to internal/snapshot, the runtime state with render-time status
+    lists, rendered = _statuses(state, None, None, False, now)
+    by_plural = {plural: {_meta_name(o): {} for o in objs} for plural, objs in lists.items()}
+    _write_state(os.path.join(home, "internal", "snapshot"), state, by_plural, 0)
+    written = _write_state(runtime_dir(data_home, namespace), state, rendered, racy_pause)
+    if controller_running:
+        _lists, settled = _statuses(state, network_connector_keys, network_listener_keys, True, now)
+        _write_state(runtime_dir(data_home, namespace), state, settled, racy_pause)
+    return written
+
+
+def _platform_of(data_home, namespace):
+    try:
+        with open(os.path.join(namespace_home(data_home, namespace), "internal", "platform.yaml"),
+                  encoding="utf-8") as handle:
+            return (yaml.safe_load(handle) or {}).get("platform")
+    except FileNotFoundError:
+        return None
+
+
+def _prepare(data_home, namespace, network_connector_keys, network_listener_keys, controller_running):
+    if not controller_running and (network_connector_keys is not None or network_listener_keys is not None):
+        raise ValueError("without a running system controller there is no network status: "
+                         "leave network_connector_keys and network_listener_keys out")
+    state = load_input(data_home, namespace)
+    check_namespace(state, namespace)
+    validate(state, load_runtime(data_home, namespace))  # compat/ and linux/site_state_renderer.go Render
+    if controller_running:
+        if network_connector_keys is None:
+            network_connector_keys = skupper_status.connector_keys(state["Connector"].values())
+        if network_listener_keys is None:
+            network_listener_keys = skupper_status.listener_keys(state["Listener"].values(),
+                                                                 state["MultiKeyListener"].values())
+    return state, network_connector_keys, network_listener_keys
+
+
 def reload_site(data_home, namespace=DEFAULT_NAMESPACE, network_connector_keys=None, network_listener_keys=None,
-                controller_running=True, now=None):
+                controller_running=True, now=None, platform=None, racy_pause=None):
     """Play ``skupper system reload`` (and the system controller's status update); returns the paths written.
 
     ``network_connector_keys`` (routing keys with a connector anywhere in the
     network) defaults to this site's own connectors; ``network_listener_keys``
     likewise. With ``controller_running=False`` (no system controller) the files
-    carry ``Configured`` alone and no network keys may be given.
+    carry the render-time status and no network keys may be given. A namespace
+    never started is rendered as a start (``bootstrap.go``), with ``platform``.
+    ``racy_pause``: TEST-ONLY, see :func:`write_in_place`.
     """
-    if not controller_running and (network_connector_keys is not None or network_listener_keys is not None):
-        raise ValueError("without a running system controller there is no network status: "
-                         "leave network_connector_keys and network_listener_keys out")
-    if not is_started(data_home, namespace):
-        raise SystemSiteError('namespace "%s" is not initialized in %s: start the site first (skupper system start)'
-                              % (namespace, os.fspath(data_home)))
-    state = load_input(data_home, namespace)
-    running = load_runtime(data_home, namespace)
-    validate(state, running)
-    if network_connector_keys is None and controller_running:
-        network_connector_keys = skupper_status.connector_keys(state["Connector"].values())
-    if network_listener_keys is None and controller_running:
-        network_listener_keys = skupper_status.listener_keys(state["Listener"].values(),
-                                                             state["MultiKeyListener"].values())
-    return _write_runtime(data_home, namespace, state, running, network_connector_keys or set(),
-                          network_listener_keys or set(), controller_running, now)
+    if not is_started(data_home, namespace) and _platform_of(data_home, namespace) is None:
+        return start_site(data_home, namespace, platform, network_connector_keys, network_listener_keys,
+                          controller_running, now, racy_pause)
+    state, connectors, listeners = _prepare(data_home, namespace, network_connector_keys, network_listener_keys,
+                                            controller_running)
+    return _render(data_home, namespace, state, connectors or set(), listeners or set(), controller_running, now,
+                   racy_pause)
 
 
 def reload_network(sites, controller_running=True, now=None):
-    """Reload several started sites as one network (each sees the others' connectors and listeners)."""
+    """Reload several sites as one network (each sees the connectors and listeners of all, once reloaded)."""
     sites = list(_sites(sites))
-    connectors = network_keys(sites) if controller_running else None
-    listeners = network_listener_keys(sites) if controller_running else None
+    connectors = listeners = None
+    if controller_running:
+        connectors = set()
+        listeners = set()
+        for data_home, namespace in sites:  # what runs once every site is reloaded: each input
+            connectors |= skupper_status.connector_keys(_input_of(data_home, namespace, "Connector"))
+            listeners |= skupper_status.listener_keys(_input_of(data_home, namespace, "Listener"),
+                                                      _input_of(data_home, namespace, "MultiKeyListener"))
     written = []
     for data_home, namespace in sites:
         written += reload_site(data_home, namespace, connectors, listeners, controller_running, now)
     return written
 
 
-def _placeholder(path, text):
-    _write_atomically(path, text)
-
-
 def start_site(data_home, namespace=DEFAULT_NAMESPACE, platform=None, network_connector_keys=None,
-               network_listener_keys=None, controller_running=True, now=None):
-    """Play ``skupper system start``: refuse a started site, check the input, lay out the runtime, reload.
+               network_listener_keys=None, controller_running=True, now=None, racy_pause=None):
+    """Play ``skupper system start``: refuse a started site, check the input, lay out the runtime.
 
     ``platform``: ``podman``, ``docker`` or ``linux`` (default ``$SKUPPER_PLATFORM``,
     else ``podman``). Returns the runtime resource paths written.
@@ -449,25 +835,18 @@ def start_site(data_home, namespace=DEFAULT_NAMESPACE, platform=None, network_co
     if platform not in PLATFORMS:
         raise SystemSiteError("platform %s is not a system platform (expected one of: %s)"
                               % (platform, ", ".join(PLATFORMS)))
-    home = namespace_home(data_home, namespace)
     if os.path.exists(runtime_dir(data_home, namespace)):
+        # system_start.go ValidateInput says "namespace already exists: <ns>"
         raise SystemSiteError('namespace "%s" is already initialized: %s exists (stop the site first, or reload it)'
                               % (namespace, runtime_dir(data_home, namespace)))
-    state = load_input(data_home, namespace)
-    validate(state)
-    site_name = next(iter(state["Site"]))
-    for folder in ("runtime/resources", "runtime/router", "runtime/certs", "runtime/links", "internal/scripts"):
-        os.makedirs(os.path.join(home, folder), exist_ok=True)
-    router = [["router", {"id": "%s-%s" % (namespace, site_name), "mode": "interior",
-                          "metadata": "placeholder written by the system_controller TEST DOUBLE"}]]
-    _placeholder(os.path.join(home, "runtime", "router", "skrouterd.json"), json.dumps(router, indent=2) + "\n")
-    _placeholder(os.path.join(home, "internal", "platform.yaml"), yaml.safe_dump({"platform": platform}))
-    scripts = os.path.join(home, "internal", "scripts")
-    _placeholder(os.path.join(scripts, "start.sh"), "#!/bin/sh\n# placeholder (system_controller TEST DOUBLE)\n")
-    _placeholder(os.path.join(scripts, "stop.sh"), "#!/bin/sh\n# placeholder (system_controller TEST DOUBLE)\n")
-    _placeholder(os.path.join(scripts, "skupper-%s.service" % namespace),
-                 "# placeholder unit (system_controller TEST DOUBLE)\n")
-    return reload_site(data_home, namespace, network_connector_keys, network_listener_keys, controller_running, now)
+    state, connectors, listeners = _prepare(data_home, namespace, network_connector_keys, network_listener_keys,
+                                            controller_running)
+    home = namespace_home(data_home, namespace)
+    os.makedirs(os.path.join(home, "internal"), exist_ok=True)
+    # fs_config_renderer.go Render: "platform: <platform>\n" (linux, podman or docker)
+    write_in_place(os.path.join(home, "internal", "platform.yaml"), "platform: %s\n" % platform, 0)
+    return _render(data_home, namespace, state, connectors or set(), listeners or set(), controller_running, now,
+                   racy_pause)
 
 
 def stop_site(data_home, namespace=DEFAULT_NAMESPACE):
