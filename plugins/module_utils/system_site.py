@@ -3,9 +3,22 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """System-site back end: Skupper resources as files under the data home.
 
-Layout (Skupper's own): ``<data home>/namespaces/<ns>/input/resources/
-<Kind>-<name>.yaml`` is what the user declares; ``runtime/resources/`` is
-what the running site reports, with status.
+Layout (Skupper's own, ``pkg/nonkube/api/environment.go``):
+``<data home>/namespaces/<ns>/input/resources/`` is what the user declares;
+``runtime/resources/<Kind>-<name>.yaml`` is what the running site reports,
+with status.
+
+What counts as declared is what Skupper's loader reads
+(``internal/nonkube/common/site_state_loader.go``, ``Load`` and
+``LoadIntoSiteState``, through ``internal/utils/files.go`` ``DirectoryReader``):
+every file whose name ends ``.yaml`` or ``.yml`` anywhere under
+``input/resources`` (subfolders included), each possibly holding several
+YAML documents; ``.json`` files are never loaded; only
+``apiVersion: skupper.io/v2alpha1`` objects are resources of ours. A resource
+is its kind and ``metadata.name``, whatever the file is called:
+``<Kind>-<name>.yaml`` is only the CLI's naming
+(``internal/nonkube/client/fs/custom_resource_handler.go``), which this back
+end uses for the resources it creates.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -13,13 +26,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import copy
 import errno
 import fcntl
-import json
 import os
 import re
 import stat
 import tempfile
+import time
 import traceback
 
 try:
@@ -30,12 +44,24 @@ except ImportError:
     HAS_YAML = False
     YAML_IMPORT_ERROR = traceback.format_exc()
 
-from ansible_collections.skupperlabs.network.plugins.module_utils import validation
+from ansible_collections.skupperlabs.network.plugins.module_utils import comparison, validation
 from ansible_collections.skupperlabs.network.plugins.module_utils.backend import Backend
-from ansible_collections.skupperlabs.network.plugins.module_utils.errors import SkupperError
+from ansible_collections.skupperlabs.network.plugins.module_utils.errors import ConflictError, SkupperError
 
-RESOURCE_FILE = re.compile(r"^([A-Z][a-zA-Z]*)-(.+)\.(yaml|yml|json)$")
-EXTENSIONS = ("yaml", "yml", "json")
+API_VERSION = "skupper.io/v2alpha1"
+# site_state_loader.go, Load: the filter keeps names ending in ".yaml" or ".yml" (case-sensitive).
+LOADED_SUFFIXES = (".yaml", ".yml")
+# Never loaded by Skupper; reported, never written.
+IGNORED_SUFFIX = ".json"
+# Runtime files are rewritten in place (pkg/nonkube/api/site_state.go, marshal: os.Create truncates,
+# then the YAML is written), so a reader can meet an empty or half-written file: read again a few times.
+RUNTIME_READ_ATTEMPTS = 5
+RUNTIME_RETRY_SECONDS = 0.1
+
+
+def is_loaded_name(filename):
+    """Whether Skupper's loader reads a file of this name (site_state_loader.go, Load's filter)."""
+    return filename.endswith(LOADED_SUFFIXES)
 
 
 def default_data_home(environ=None, uid=None):
@@ -50,12 +76,210 @@ def default_data_home(environ=None, uid=None):
     return os.path.join(os.path.expanduser("~"), ".local", "share", "skupper")
 
 
+# -- documents of a multi-document file ------------------------------------------
+#
+# A file is cut into parts whose concatenation is its text, byte for byte: an optional
+# preamble (comments before the first document), then one part per YAML document.
+# Document boundaries are the lines that start with "---" followed by a blank or the end of
+# the line: in YAML that sequence at column 0 always starts a document (a scalar cannot hold
+# it there). Each document part is head (its "---" line and the comment lines after it, kept
+# when the document is replaced), body (replaced) and tail (comment lines and "..." after
+# the content, up to the next "---": comments between two documents belong to the one
+# above the "---"). Every cut is checked by parsing the pieces again: a file whose pieces
+# do not give back its documents exactly is refused, never guessed at.
+
+_MARKER = re.compile(r"---(?:[ \t]|\r?\n|$)")
+_BARE_MARKER = re.compile(r"---[ \t]*(?:#[^\r\n]*)?\r?\n?$")
+_END_MARKER = re.compile(r"\.\.\.(?:[ \t]|\r?\n|$)")
+
+
+class Unsplittable(Exception):
+    """The file cannot be cut into its documents safely; the message says why."""
+
+
+def _parse_all(text):
+    return list(yaml.safe_load_all(text))
+
+
+def _is_content(line):
+    stripped = line.strip()
+    return bool(stripped) and not stripped.startswith("#") and not _END_MARKER.match(line)
+
+
+class _DocumentPart:
+    def __init__(self, head, body, tail, explicit):
+        self.head = head
+        self.body = body
+        self.tail = tail
+        self.explicit = explicit
+
+    @property
+    def text(self):
+        return self.head + self.body + self.tail
+
+
+def _cut_document(lines, explicit, expected):
+    """head, body, tail of one document's lines, checked against the parsed ``expected``."""
+    if explicit and not _BARE_MARKER.match(lines[0]):
+        head_end = 0  # content on the "---" line itself: it all belongs to the body
+    else:
+        head_end = 1 if explicit else 0
+        while head_end < len(lines) and not _is_content(lines[head_end]):
+            head_end += 1
+    start = head_end
+    end = len(lines)
+    while end > start and not _is_content(lines[end - 1]):
+        end -= 1
+    candidates = [(start, end), (start, len(lines))]  # the second: trailing "comments" that are scalar text
+    for body_start, body_end in candidates:
+        head, body, tail = "".join(lines[:body_start]), "".join(lines[body_start:body_end]), \
+            "".join(lines[body_end:])
+        try:
+            whole = _parse_all(head + body + tail)
+            alone = _parse_all(body if body.strip() else "")
+        except yaml.YAMLError:
+            continue
+        if whole == [expected] and (alone == [expected] or (expected is None and alone == [])):
+            return _DocumentPart(head, body, tail, explicit)
+    raise Unsplittable("its documents cannot be told apart line by line")
+
+
+def split_documents(text):
+    """``(preamble, [document parts], [documents])`` of a file's text; raises Unsplittable.
+
+    ``preamble + "".join(part.text for part in parts) == text`` always holds, and part i
+    parses to document i.
+    """
+    bom = ""
+    if text.startswith("\ufeff"):
+        bom, text = "\ufeff", text[1:]
+    lines = text.splitlines(True)
+    for line in lines:
+        if line.startswith("%"):
+            raise Unsplittable("it holds YAML directives (%s), which cannot be attributed to one document"
+                               % line.strip())
+    try:
+        documents = _parse_all(text)
+    except yaml.YAMLError as exc:
+        raise Unsplittable("it does not parse: %s" % exc)
+    markers = [index for index, line in enumerate(lines) if _MARKER.match(line)]
+    first = markers[0] if markers else len(lines)
+    lead = lines[:first]
+    lead_is_document = any(_is_content(line) for line in lead)
+    if len(documents) != len(markers) + (1 if lead_is_document else 0):
+        raise Unsplittable("its '---' lines do not match its %d documents" % len(documents))
+    preamble, parts = bom, []
+    expected = iter(documents)
+    if lead_is_document:
+        part = _cut_document(lead, False, next(expected))
+        part.head = bom + part.head
+        preamble = ""
+        parts.append(part)
+    else:
+        preamble = bom + "".join(lead)
+    bounds = markers + [len(lines)]
+    for index in range(len(markers)):
+        parts.append(_cut_document(lines[bounds[index]:bounds[index + 1]], True, next(expected)))
+    return preamble, parts, documents
+
+
+def _dump(obj, newline):
+    text = yaml.safe_dump(obj, default_flow_style=False, sort_keys=False)
+    return text.replace("\n", newline) if newline != "\n" else text
+
+
+def replaced_text(text, index, obj):
+    """The file's text with document ``index`` replaced by ``obj``; every other byte kept."""
+    preamble, parts, documents = split_documents(text)
+    newline = "\r\n" if "\r\n" in text else "\n"
+    part = parts[index]
+    body = _dump(obj, newline)
+    if part.explicit and not part.head:
+        body = "---" + newline + body  # the "---" line held content: it is rewritten with the body
+    new_parts = [p.text for p in parts]
+    new_parts[index] = part.head + body + part.tail
+    result = preamble + "".join(new_parts)
+    expected = list(documents)
+    expected[index] = yaml.safe_load(body)
+    if _parse_all(result) != expected:
+        raise Unsplittable("replacing one document would change another")
+    return result
+
+
+def removed_text(text, index):
+    """The file's text without document ``index`` (None: nothing of substance would be left)."""
+    preamble, parts, documents = split_documents(text)
+    if all(doc is None for position, doc in enumerate(documents) if position != index):
+        return None
+    part = parts[index]
+    new_parts = [p.text for p in parts]
+    # The comments that open a file describe the file: they stay when its first document goes.
+    new_parts[index] = part.head if not part.explicit else ""
+    result = preamble + "".join(new_parts)
+    if _parse_all(result) != documents[:index] + documents[index + 1:]:
+        raise Unsplittable("removing one document would change another")
+    return result
+
+
+# -- what the loader found ---------------------------------------------------------
+
+class _SourceFile:
+    """One loaded file: its text as read, its documents, how it was when read."""
+
+    def __init__(self, path, text, documents, signature, mode):
+        self.path = path
+        self.text = text
+        self.documents = documents
+        self.signature = signature
+        self.mode = mode
+
+
+class _Declaration:
+    """Where one resource is declared: a file and the document's position in it."""
+
+    def __init__(self, source, index):
+        self.source = source
+        self.index = index
+
+    @property
+    def obj(self):
+        return self.source.documents[self.index]
+
+
+class _Index:
+    """A namespace's input as Skupper would load it."""
+
+    def __init__(self):
+        self.files = []
+        self.declarations = {}  # (kind, name) -> [_Declaration], in load order
+
+    def add(self, source):
+        self.files.append(source)
+        for index, doc in enumerate(source.documents):
+            if not isinstance(doc, dict) or doc.get("apiVersion") != API_VERSION:
+                continue  # LoadIntoSiteState: only skupper.io/v2alpha1 objects are Skupper resources
+            name = _name_of(doc)
+            if isinstance(doc.get("kind"), str) and name:
+                self.declarations.setdefault((doc["kind"], name), []).append(_Declaration(source, index))
+
+
+def _name_of(doc):
+    """metadata.name of a parsed document, or None when it has none (or is no mapping)."""
+    metadata = doc.get("metadata") if isinstance(doc, dict) else None
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
+def _signature(st):
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 class SystemSiteBackend(Backend):
     """Reads and writes resource files of a Skupper system site.
 
-    Writes are atomic (temp file in the same folder, fsync, rename) and
-    happen under a per-namespace lock; nothing is read or written through a
-    symbolic link inside the namespace home.
+    Writes are atomic (temp file in the same folder, fsync, rename, folder
+    fsync) and happen under a per-namespace lock; nothing is read or written
+    through a symbolic link inside the namespace home.
     """
 
     name = "system"
@@ -67,13 +291,17 @@ class SystemSiteBackend(Backend):
     supports_selector = False
     default_namespace = "default"
 
-    def __init__(self, data_home=None):
+    def __init__(self, data_home=None, sleep=time.sleep):
         if not HAS_YAML:
             raise SkupperError("PyYAML is required on the managed host", missing_lib="PyYAML",
                                exception=YAML_IMPORT_ERROR)
         Backend.__init__(self)
         self.data_home = os.path.abspath(os.path.expanduser(data_home or default_data_home()))
         self._locks = {}
+        self._indexes = {}  # namespace -> _Index, dropped after each write
+        self._parsed = {}  # path -> _SourceFile: a file unchanged on disk is parsed once per run
+        self._written = {}  # (kind, namespace, name) -> the file last written or removed for it
+        self._sleep = sleep
 
     # -- platform rules (used before any I/O) ---------------------------
     @staticmethod
@@ -98,13 +326,22 @@ class SystemSiteBackend(Backend):
     def runtime_dir(self, namespace):
         return os.path.join(self.namespace_home(namespace), "runtime", "resources")
 
-    def path(self, kind, namespace, name):
-        """Where the resource lives: an existing .yml/.json spelling wins over .yaml."""
-        for ext in EXTENSIONS:
-            candidate = os.path.join(self.resource_dir(namespace), "%s-%s.%s" % (kind.kind, name, ext))
-            if os.path.lexists(candidate):
-                return candidate
+    def default_path(self, kind, namespace, name):
+        """Where a new resource goes: the CLI's ``<Kind>-<name>.yaml`` (custom_resource_handler.go)."""
         return os.path.join(self.resource_dir(namespace), "%s-%s.yaml" % (kind.kind, name))
+
+    def path(self, kind, namespace, name):
+        """The file the resource is declared in (Skupper's winner if twice), else where a new one goes."""
+        declarations = self._declarations(kind, namespace, name)
+        if declarations:
+            return declarations[-1].source.path
+        return self._written.get((kind.kind, namespace, name)) or self.default_path(kind, namespace, name)
+
+    def location(self, kind, namespace, name):
+        return self.path(kind, namespace, name)
+
+    def _relative(self, namespace, path):
+        return os.path.relpath(path, self.namespace_home(namespace))
 
     def _refuse_links(self, namespace, path=None):
         home = self.namespace_home(namespace)
@@ -113,75 +350,214 @@ class SystemSiteBackend(Backend):
                 raise SkupperError("refusing to use %s: it is a symbolic link (resources are never read or "
                                    "written through a link)" % candidate)
 
-    # -- reading ---------------------------------------------------------
-    def _load(self, path):
+    # -- reading input ---------------------------------------------------
+    def _read_text(self, path):
+        """The file's text and stat, never through a link; None when it does not exist."""
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
         except OSError as exc:
             if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-                return None
+                return None, None
             if exc.errno == errno.ELOOP:
                 raise SkupperError("refusing to read %s: it is a symbolic link" % path)
             raise SkupperError("cannot read %s: %s" % (path, exc.strerror))
-        with os.fdopen(fd, "r") as handle:
-            text = handle.read()
+        with os.fdopen(fd, "rb") as handle:
+            st = os.fstat(handle.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise SkupperError("cannot read %s: it is not a regular file" % path)
+            data = handle.read()
         try:
-            documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+            return data.decode("utf-8"), st
+        except UnicodeDecodeError as exc:
+            raise SkupperError("cannot parse %s: it is not UTF-8 text (%s)" % (path, exc))
+
+    def _source(self, path, st):
+        cached = self._parsed.get(path)
+        if cached is not None and cached.signature == _signature(st):
+            return cached
+        text, st = self._read_text(path)
+        if text is None:
+            return None
+        try:
+            documents = _parse_all(text)
         except yaml.YAMLError as exc:
-            raise SkupperError("cannot parse %s: %s" % (path, exc))
-        if len(documents) != 1 or not isinstance(documents[0], dict):
-            raise SkupperError("%s must hold exactly one resource (Skupper reads one resource per file)" % path)
-        return documents[0]
+            raise SkupperError("cannot parse %s: %s (Skupper cannot load it either)" % (path, exc))
+        source = _SourceFile(path, text, documents, _signature(st), stat.S_IMODE(st.st_mode))
+        self._parsed[path] = source
+        return source
 
-    def get(self, kind, namespace, name):
-        path = self.path(kind, namespace, name)
-        self._refuse_links(namespace, path)
-        return self._load(path)
+    def _walk(self, namespace, directory, index):
+        """Files in the order Skupper's DirectoryReader (internal/utils/files.go) returns them.
 
-    def list(self, kind, namespace, label_selector=None):
-        """Resources of a kind in the namespace, keyed by metadata.name."""
-        directory = self.resource_dir(namespace)
-        terms = validation.parse_label_selector(label_selector) if label_selector else None
-        self._refuse_links(namespace)
+        ReadDir there lists a folder with (*os.File).ReadDir, which keeps the directory's own
+        order (it does not sort), and goes depth first into each subfolder where it meets it;
+        os.listdir keeps that same order. Its entries are typed without following links:
+        a linked folder is not entered (and, its name not ending .yaml/.yml, not loaded), so it
+        is skipped here too; a linked FILE named .yaml/.yml is opened by the loader (os.Open
+        follows the link) and so counts, but is never read through here: it is refused, since
+        what Skupper loads could not be checked otherwise.
+        """
         try:
-            entries = sorted(os.listdir(directory))
+            entries = os.listdir(directory)
         except OSError as exc:
             if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-                return {}
+                return
             raise SkupperError("cannot list %s: %s" % (directory, exc.strerror))
-        found = {}
         for entry in entries:
-            match = RESOURCE_FILE.match(entry)
-            if not match or match.group(1) != kind.kind:
-                continue
             path = os.path.join(directory, entry)
-            if os.path.islink(path):
+            try:
+                st = os.lstat(path)
+            except OSError as exc:
+                if exc.errno == errno.ENOENT:
+                    continue
+                raise SkupperError("cannot read %s: %s" % (path, exc.strerror))
+            if stat.S_ISDIR(st.st_mode):
+                self._walk(namespace, path, index)
+            elif entry.endswith(IGNORED_SUFFIX):
+                self.warn("%s is ignored by Skupper: it loads only .yaml and .yml files from input/resources, "
+                          "never .json; its resources are not part of the site and this module does not count "
+                          "them. Convert it to a .yaml file, or remove it" % path)
+            elif not is_loaded_name(entry):
                 continue
-            obj = self._load(path)
-            if obj is None or obj.get("kind", kind.kind) != kind.kind:
+            elif stat.S_ISLNK(st.st_mode):
+                raise SkupperError("refusing to read %s: it is a symbolic link, which Skupper's loader follows, "
+                                   "but resources are never read or written through a link; replace the link "
+                                   "with the file itself, or remove it from input/resources" % path)
+            elif not stat.S_ISREG(st.st_mode):
+                raise SkupperError("cannot read %s: it is not a regular file (Skupper fails to load it too)"
+                                   % path)
+            else:
+                source = self._source(path, st)
+                if source is not None:
+                    index.add(source)
+
+    def _index(self, namespace):
+        index = self._indexes.get(namespace)
+        if index is None:
+            self._refuse_links(namespace)
+            index = _Index()
+            if os.path.isdir(self.resource_dir(namespace)):
+                self._walk(namespace, self.resource_dir(namespace), index)
+            self._indexes[namespace] = index
+        return index
+
+    def _declarations(self, kind, namespace, name):
+        return self._index(namespace).declarations.get((kind.kind, name)) or []
+
+    def _where(self, namespace, declarations):
+        """'a.yaml (document 1) and sub/b.yaml (document 2)': the places of a resource, in load order."""
+        places = ["%s (document %d)" % (self._relative(namespace, d.source.path), d.index + 1)
+                  for d in declarations]
+        return ", ".join(places[:-1]) + " and " + places[-1]
+
+    def _duplicate_warning(self, kind, namespace, name, declarations):
+        if kind.kind == "Site":
+            outcome = "Skupper refuses to start or reload with more than one Site ('multiple sites found')"
+        else:
+            outcome = "Skupper keeps the last one it loads (%s)" % self._relative(
+                namespace, declarations[-1].source.path)
+        self.warn("%s %s is declared more than once in namespace %s: %s; %s. Remove all but one"
+                  % (kind.kind, name, namespace, self._where(namespace, declarations), outcome))
+
+    def write_refusal(self, kind, namespace, name):
+        """Why no write may touch this resource (declared twice), or None."""
+        declarations = self._declarations(kind, namespace, name)
+        if len(declarations) < 2:
+            return None
+        return ("%s %s is declared more than once in namespace %s: %s; nothing was written. Remove one of them "
+                "(Skupper keeps only the last it loads) and run again"
+                % (kind.kind, name, namespace, self._where(namespace, declarations)))
+
+    def get(self, kind, namespace, name):
+        declarations = self._declarations(kind, namespace, name)
+        if not declarations:
+            return None
+        if len(declarations) > 1:
+            self._duplicate_warning(kind, namespace, name, declarations)
+        return copy.deepcopy(declarations[-1].obj)
+
+    def list(self, kind, namespace, label_selector=None):
+        """Resources of a kind in the namespace, keyed by metadata.name, as Skupper loads them."""
+        terms = validation.parse_label_selector(label_selector) if label_selector else None
+        found = {}
+        for (kind_name, name), declarations in self._index(namespace).declarations.items():
+            if kind_name != kind.kind:
                 continue
-            name = (obj.get("metadata") or {}).get("name") or match.group(2)
-            labels = (obj.get("metadata") or {}).get("labels") or {}
+            if len(declarations) > 1:
+                self._duplicate_warning(kind, namespace, name, declarations)
+            obj = declarations[-1].obj
+            labels = obj["metadata"].get("labels") or {}
             if terms and not validation.labels_match(labels, terms):
                 continue
-            found[name] = obj
+            found[name] = copy.deepcopy(obj)
         return found
 
+    # -- reading the running site -----------------------------------------
+    def _runtime_path(self, kind, namespace, name):
+        # pkg/nonkube/api/site_state.go, marshal: "<Kind>-<name>.yaml" in runtime/resources.
+        return os.path.join(self.runtime_dir(namespace), "%s-%s.yaml" % (kind.kind, name))
+
+    def _read_runtime(self, kind, namespace, name):
+        """``("missing"|"ok"|"rewriting", object)`` of the resource's runtime file.
+
+        Skupper rewrites it in place (site_state.go, marshal; written again by
+        internal/nonkube/controller/network_status_handler.go on every status change), so
+        empty or incomplete content is read again a few times before it counts as being
+        rewritten. Complete means one mapping of this kind and name.
+        """
+        path = self._runtime_path(kind, namespace, name)
+        for attempt in range(RUNTIME_READ_ATTEMPTS):
+            text, _st = self._read_text(path)
+            if text is None:
+                return "missing", None
+            try:
+                documents = [doc for doc in _parse_all(text) if doc is not None]
+            except yaml.YAMLError:
+                documents = []
+            if len(documents) == 1 and isinstance(documents[0], dict) and documents[0].get("kind") == kind.kind \
+                    and _name_of(documents[0]) == name:
+                return "ok", documents[0]
+            if attempt < RUNTIME_READ_ATTEMPTS - 1:
+                self._sleep(RUNTIME_RETRY_SECONDS)
+        return "rewriting", None
+
+    def running(self, kind, namespace, name):
+        """The resource as the running site holds it, or None when the site does not run it.
+
+        A runtime file that stays empty or incomplete is an error here: a write must not be
+        decided on a state that cannot be read.
+        """
+        state, obj = self._read_runtime(kind, namespace, name)
+        if state == "rewriting":
+            raise SkupperError("cannot read %s: it stayed empty or incomplete for %.1f s while Skupper rewrites "
+                               "it; run again" % (self._runtime_path(kind, namespace, name),
+                                                  RUNTIME_READ_ATTEMPTS * RUNTIME_RETRY_SECONDS))
+        return obj
+
     def read_status(self, kind, namespace, name, desired_spec):
-        """The resource as the running site reports it, or a synthetic Pending one."""
-        runtime_path = os.path.join(self.runtime_dir(namespace), "%s-%s.yaml" % (kind.kind, name))
-        running = self._load(runtime_path) if os.path.isdir(self.runtime_dir(namespace)) else None
-        if running is None:
-            if not os.path.isdir(self.runtime_dir(namespace)):
-                message = "site not initialized: the site has not been started (skupper system start)"
-            else:
-                message = "not running yet: the site has not been reloaded since the change (skupper system reload)"
-            return {"status": {"status": "Pending", "message": message}}
-        if desired_spec is not None and running.get("spec") != desired_spec:
+        """The resource as the running site reports it, or a synthetic Pending one. Never fails on
+        a runtime file being rewritten; a status the site reports (Error included) is kept as is."""
+        if not os.path.isdir(self.runtime_dir(namespace)):
+            return {"status": {"status": "Pending",
+                               "message": "site not initialized: the site has not been started (skupper system start)"}}
+        state, running = self._read_runtime(kind, namespace, name)
+        if state == "missing":
+            return {"status": {"status": "Pending",
+                               "message": "not running yet: the site has not been reloaded since the change "
+                                          "(skupper system reload)"}}
+        if state == "rewriting":
+            return {"status": {"status": "Pending",
+                               "message": "being rewritten: Skupper is rewriting %s (it was empty or incomplete "
+                                          "when read); its status follows" % self._relative(
+                                              namespace, self._runtime_path(kind, namespace, name))}}
+        # Skupper writes with omitempty: compare as it would write the input (comparison.py).
+        if desired_spec is not None and not comparison.same_spec(kind, running.get("spec"), desired_spec):
+            previous = (running.get("status") or {})
+            message = "reload pending: the running spec differs from input/resources (skupper system reload)"
+            if previous.get("status") == "Error":
+                message += "; the running version reports Error: %s" % (previous.get("message") or "(no message)")
             running = dict(running)
-            running["status"] = {"status": "Pending",
-                                 "message": "reload pending: the running spec differs from input/resources "
-                                            "(skupper system reload)"}
+            running["status"] = {"status": "Pending", "message": message}
         return running
 
     def observed(self, kind, namespace, obj):
@@ -243,36 +619,123 @@ class SystemSiteBackend(Backend):
         self._lock(namespace)
         return directory
 
-    def location(self, kind, namespace, name):
-        return self.path(kind, namespace, name)
+    def _refuse_linked_folders(self, namespace, path):
+        """No folder between input/resources and the file may have become a link since it was read."""
+        root = self.resource_dir(namespace)
+        folder = os.path.dirname(path)
+        while len(folder) > len(root):
+            if os.path.islink(folder):
+                raise SkupperError("refusing to write %s: %s is a symbolic link" % (path, folder))
+            folder = os.path.dirname(folder)
+
+    def _declared_once(self, kind, namespace, name):
+        refusal = self.write_refusal(kind, namespace, name)
+        if refusal:
+            raise SkupperError(refusal)
+        declarations = self._declarations(kind, namespace, name)
+        return declarations[0] if declarations else None
+
+    def _unchanged_since_read(self, source):
+        """Someone else wrote the file after it was read: read again and plan again."""
+        try:
+            st = os.lstat(source.path)
+        except OSError:
+            st = None
+        if st is None or _signature(st) != source.signature:
+            self._indexes.clear()
+            raise ConflictError("%s changed while this task ran" % source.path)
 
     def create(self, kind, namespace, obj, dry_run=False):
-        return self._write(kind, namespace, obj)
-
-    def replace(self, kind, namespace, obj, dry_run=False):
-        return self._write(kind, namespace, obj)
-
-    def _write(self, kind, namespace, obj):
         name = obj["metadata"]["name"]
         directory = self._ensure_dirs(namespace)
-        path = self.path(kind, namespace, name)
-        self._refuse_links(namespace, path)
-        if path.endswith(".json"):
-            text = json.dumps(obj, indent=2, sort_keys=False) + "\n"
-        else:
-            text = yaml.safe_dump(obj, default_flow_style=False, sort_keys=False)
-        mode = 0o644
-        if os.path.exists(path):
-            mode = stat.S_IMODE(os.lstat(path).st_mode)
+        existing = self._declared_once(kind, namespace, name)
+        if existing is not None:
+            # Never a second definition: the engine creates only what it did not find.
+            raise SkupperError("%s %s is already declared in %s; nothing was written"
+                               % (kind.kind, name, existing.source.path))
+        path = self.default_path(kind, namespace, name)
         try:
-            # A leading dot keeps Skupper's auto-reload watcher from reading the temp file.
-            fd, temp_path = tempfile.mkstemp(prefix=".%s-%s." % (kind.kind, name), suffix=".tmp", dir=directory)
+            st = os.lstat(path)
+        except OSError:
+            st = None
+        if st is not None:
+            if stat.S_ISREG(st.st_mode):
+                text, _st = self._read_text(path)
+                occupied = bool(text and text.strip())
+            else:
+                occupied = True
+            if occupied:
+                held = sorted("%s %s" % key for key, decls in self._index(namespace).declarations.items()
+                              if any(d.source.path == path for d in decls))
+                raise SkupperError("cannot create %s %s: %s already exists and holds %s; nothing was written. "
+                                   "Rename or move that file (Skupper loads any .yaml name under input/resources) "
+                                   "and run again" % (kind.kind, name, path,
+                                                      ", ".join(held) if held else "other content"))
+        self._write_file(namespace, directory, path, _dump(obj, "\n"), 0o644)
+        self._written[(kind.kind, namespace, name)] = path
+        return obj
+
+    def replace(self, kind, namespace, obj, dry_run=False):
+        name = obj["metadata"]["name"]
+        self._ensure_dirs(namespace)
+        declaration = self._declared_once(kind, namespace, name)
+        if declaration is None:
+            self._indexes.clear()
+            raise ConflictError("%s %s is no longer declared in input/resources" % (kind.kind, name))
+        source = declaration.source
+        self._unchanged_since_read(source)
+        try:
+            text = replaced_text(source.text, declaration.index, obj)
+        except Unsplittable as exc:
+            raise SkupperError("cannot update %s %s in %s: %s; nothing was written. Move it to a file of its own "
+                               "(for example %s) and run again"
+                               % (kind.kind, name, source.path, exc, self.default_path(kind, namespace, name)))
+        self._write_file(namespace, os.path.dirname(source.path), source.path, text, source.mode)
+        self._written[(kind.kind, namespace, name)] = source.path
+        return obj
+
+    def delete(self, kind, namespace, name, dry_run=False):
+        self._refuse_links(namespace)
+        self._lock(namespace)
+        declaration = self._declared_once(kind, namespace, name)
+        if declaration is None:
+            return self.path(kind, namespace, name)
+        source = declaration.source
+        self._unchanged_since_read(source)
+        try:
+            text = removed_text(source.text, declaration.index)
+        except Unsplittable as exc:
+            raise SkupperError("cannot remove %s %s from %s: %s; nothing was written. Remove its document from "
+                               "that file by hand" % (kind.kind, name, source.path, exc))
+        self._refuse_linked_folders(namespace, source.path)
+        if text is None:
+            try:
+                os.unlink(source.path)
+            except OSError as exc:
+                if exc.errno != errno.ENOENT:
+                    raise SkupperError("data home %s is not writable: cannot remove %s: %s"
+                                       % (self.data_home, source.path, exc.strerror))
+            self._fsync_dir(os.path.dirname(source.path))
+            self._indexes.clear()
+        else:
+            self._write_file(namespace, os.path.dirname(source.path), source.path, text, source.mode)
+        self._written[(kind.kind, namespace, name)] = source.path
+        return source.path
+
+    def _write_file(self, namespace, directory, path, text, mode):
+        """Atomically: a temp file in the same folder, fsync, rename over, fsync the folder."""
+        self._refuse_linked_folders(namespace, path)
+        if os.path.islink(path):
+            raise SkupperError("refusing to write %s: it is a symbolic link" % path)
+        try:
+            # A leading dot and the .tmp suffix: Skupper's loader and watcher never read it (not .yaml/.yml).
+            fd, temp_path = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=directory)
         except OSError as exc:
             raise SkupperError("data home %s is not writable: cannot write in %s: %s"
                                % (self.data_home, directory, exc.strerror))
         try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(text)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(text.encode("utf-8"))
                 handle.flush()
                 os.fchmod(handle.fileno(), mode)
                 os.fsync(handle.fileno())
@@ -281,22 +744,9 @@ class SystemSiteBackend(Backend):
             if os.path.exists(temp_path):
                 os.unlink(temp_path)
             raise
+        finally:
+            self._indexes.clear()
         self._fsync_dir(directory)
-        return obj
-
-    def delete(self, kind, namespace, name, dry_run=False):
-        path = self.path(kind, namespace, name)
-        self._refuse_links(namespace, path)
-        self._lock(namespace)
-        try:
-            os.unlink(path)
-        except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                return path
-            raise SkupperError("data home %s is not writable: cannot remove %s: %s"
-                               % (self.data_home, path, exc.strerror))
-        self._fsync_dir(os.path.dirname(path))
-        return path
 
     @staticmethod
     def _fsync_dir(directory):

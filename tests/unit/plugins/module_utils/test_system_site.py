@@ -16,6 +16,21 @@ def test_resource_path_follows_skuppers_layout(tmp_path):
         tmp_path / "namespaces" / "west" / "input" / "resources" / "Listener-backend.yaml")
 
 
-def test_temp_files_do_not_look_like_resources_to_skuppers_watcher():
-    assert system_site.RESOURCE_FILE.match("Listener-backend.yaml")
-    assert not system_site.RESOURCE_FILE.match(".Listener-backend.abc123.tmp")
+def test_temp_files_are_never_loaded_by_skupper(tmp_path):
+    """Skupper loads every .yaml/.yml name (site_state_loader.go): a temp file must end otherwise."""
+    assert system_site.is_loaded_name("Listener-backend.yaml") and system_site.is_loaded_name("x.yml")
+    assert not system_site.is_loaded_name("x.json")
+    backend = system_site.SystemSiteBackend(str(tmp_path))
+    seen = []
+    real_rename = system_site.os.rename
+
+    def spy(source, target):
+        seen.append(system_site.os.path.basename(source))
+        return real_rename(source, target)
+    system_site.os.rename = spy
+    try:
+        backend.create(LISTENER, "west", {"apiVersion": "skupper.io/v2alpha1", "kind": "Listener",
+                                          "metadata": {"name": "backend"}, "spec": {}})
+    finally:
+        system_site.os.rename = real_rename
+    assert len(seen) == 1 and seen[0].startswith(".") and not system_site.is_loaded_name(seen[0])
