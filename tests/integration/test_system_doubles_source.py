@@ -292,9 +292,10 @@ VALIDATOR_CASES = [
     ([priority_mkl("m", [])], "invalid multikeylistener: m - routingKeys must not be empty"),
     ([priority_mkl("m", ["a", ""])], "invalid multikeylistener: m - routingKey must not be empty"),
     ([weighted_mkl("m", {"a": 0})], "invalid multikeylistener: m - weight value must be positive"),
-    ([listener("Web")], 'invalid listener name: invalid name "Web": a lowercase RFC 1123 name must consist of lower '
-                        "case alphanumeric characters or '-', and must start and end with an alphanumeric character "
-                        "(e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"),
+    ([listener("Web")], 'invalid listener name: invalid name "Web": a lowercase RFC 1123 name must consist of '
+                        "lower case alphanumeric characters or '-', and must start and end with an alphanumeric "
+                        "character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+                        "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"),
     ([resource("Link", "l", {"tlsCredentials": "s", "endpoints": []})], "unable to process links (no secrets found)"),
     ([resource("RouterAccess", "ra", {"roles": [{"name": "normal", "port": 1}]})],
      "invalid router access: ra - invalid role: normal (valid roles: [edge inter-router])"),
