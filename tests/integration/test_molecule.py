@@ -5,7 +5,11 @@
   converge that changes nothing, verify (the unit is enabled and active, the data home holds the started site).
 * ``network``: the network role's listeners, multi-key listener and connectors on both kinds of sites; the
   handler's reload puts them into the runtime, and the second converge reloads nothing.
-* ``teardown``: ``skupper_site_state: absent`` stops the unit, backs input/ up and removes the namespace.
+* ``teardown``: prepare adds input a user writes by hand (a subfolder, a multi-document file, a key that is not
+  text, a hidden file, an empty folder) and records each input file's sha256; ``skupper_site_state: absent``
+  backs input/ up and verifies the copy, then stops the unit and the site (the CLI double's ``system stop``
+  removes the whole namespace home, as Skupper's does) and uninstalls the system controller (the host's only
+  namespace); verify finds every input file in the backup, byte for byte.
 
 The Skupper CLI on the hosts is the TEST DOUBLE tests/bin/skupper, packed with its support modules into one
 zipapp file that the role installs from the controller with its checksum (extensions/molecule/resources/).
