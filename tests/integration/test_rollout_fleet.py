@@ -192,3 +192,65 @@ def test_a_host_down_mid_rollout(fleet, inventory, runner, tmp_path):
     assert report["failed_hosts"] == [victim]
     assert "unreachable" in report["errors"][victim]
     assert "failed hosts: %s" % victim in process.stdout
+
+
+# ---------------------------------------------------------------------------
+# Teardown: the site role with skupper_site_state absent over the fleet's Linux hosts
+# ---------------------------------------------------------------------------
+
+def input_tree(folder):
+    """Every file and folder under ``folder``: relative path -> sha256 of the bytes ("folder" for a folder)."""
+    seen = {}
+    for here, dirs, files in os.walk(folder):
+        for name in dirs:
+            seen[os.path.relpath(os.path.join(here, name), folder)] = "folder"
+        for name in files:
+            with open(os.path.join(here, name), "rb") as handle:
+                seen[os.path.relpath(os.path.join(here, name), folder)] = hashlib.sha256(handle.read()).hexdigest()
+    return seen
+
+
+def add_input_by_hand(input_folder, number):
+    """Input a user adds beside the roles' files: a subfolder, a multi-document file, a key that is not text."""
+    extra = {
+        os.path.join("resources", "more", "Connector-by-hand.yaml"): yaml.safe_dump({
+            "apiVersion": "skupper.io/v2alpha1", "kind": "Connector", "metadata": {"name": "by-hand"},
+            "spec": {"routingKey": "by-hand-%d" % number, "host": "127.0.0.1", "port": 7000 + number}}).encode(),
+        os.path.join("resources", "two.yml"): b"---\nkind: Listener\n---\nkind: Connector\n",
+        os.path.join("certs", "my-ca", "tls.key"): os.urandom(2048),
+    }
+    for name, data in extra.items():
+        path = os.path.join(input_folder, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as handle:
+            handle.write(data)
+
+
+def test_teardown_of_the_fleet_keeps_every_input_file(fleet, inventory, runner, tmp_path):
+    first = rollout(runner, inventory, tmp_path / "report.json")
+    assert first.returncode == 0, first.stdout[-6000:] + first.stderr[-3000:]
+    before = {}
+    for host in fleet.hosts:
+        folder = os.path.join(fleet.data_home(host.name), "namespaces", "default", "input")
+        add_input_by_hand(folder, int(host.name[1:]))
+        before[host.name] = input_tree(folder)
+        assert len(before[host.name]) >= 10, host.name
+
+    playbook = tmp_path / "teardown.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "Tear the Linux sites down", "hosts": "skupper_sites:!cluster", "gather_facts": False,
+        "roles": [{"role": "skupperlabs.network.site", "vars": {"skupper_site_state": "absent"}}],
+    }]))
+    down = run_playbook(runner, str(playbook), inventory, env={"ANSIBLE_HOST_KEY_CHECKING": "False"})
+    assert down.returncode == 0, down.stdout[-6000:] + down.stderr[-3000:]
+
+    for host in fleet.hosts:
+        data_home = fleet.data_home(host.name)
+        assert not os.path.exists(os.path.join(data_home, "namespaces", "default")), host.name
+        with open(os.path.join(data_home, ".skupper-double", "calls.log")) as handle:
+            commands = [json.loads(line)["argv"] for line in handle]
+        assert ["system", "stop", "--namespace", "default"] in commands, "%s: the CLI removed the namespace" % host
+        backup, = os.listdir(os.path.join(data_home, "backups"))
+        assert input_tree(os.path.join(data_home, "backups", backup)) == before[host.name], \
+            "%s: every input file in the backup, byte for byte" % host.name
+        assert "is backed up to /var/lib/skupper/backups/%s" % backup in down.stdout, host.name
