@@ -58,13 +58,20 @@ requirements:
 options:
   name:
     description:
-      - Name of the resource, an RFC 1123 label.
+      - Name of the resource, as Skupper takes it on the platform. On Kubernetes a DNS subdomain (dots allowed, at
+        most 253 characters); on system sites lower-case letters, digits and C(-), starting and ending with a
+        letter or digit, no dots.
       - Required unless the list form of the module is used.
     type: str
   state:
     description:
-      - V(present) creates the resource or brings it to the options given; the module owns the whole
-        C(spec), so an optional field left out of the task is removed from the resource.
+      - V(present) creates the resource or brings it to the options given. The module owns every C(spec) field
+        it models, so an optional modeled field left out of the task is removed from the resource. Fields it
+        does not model (set by hand, by the Skupper CLI or by a newer Skupper) are kept, and a warning names them.
+      - False, empty and default values are compared as Skupper writes them (Go's C(omitempty)), so
+        C(ha=false) or C(settings={}) in a task is the same resource as one that leaves them out.
+      - On Kubernetes, a field the cluster's Skupper CRD does not know (an older Skupper) is dropped by the API
+        server; a warning names it, and it is not reported as a change on every run.
       - V(absent) deletes it. Deleting what does not exist is not a change.
     type: str
     default: present
@@ -82,6 +89,8 @@ options:
   wait:
     description:
       - Wait until the resource reaches O(wait_for) after the change (or at once when unchanged).
+      - A current C(Error) status (for example a second listener on one host and port, or a selector that
+        matches no pods) ends the wait at once, and the task fails with Skupper's message.
       - Not done in check mode.
     type: bool
     default: false

@@ -44,6 +44,10 @@ Reading (never writes; raises SkupperError with a clear message):
     ``obj`` with its current status, for the info modules.
 ``location(kind, namespace, name)``
     The file behind a resource (system sites), else None.
+``write_refusal(kind, namespace, name)``
+    Why no write may touch this resource (a system site that declares it
+    twice), or None; asked before the first write, so check mode and the
+    list form refuse it as a real run would.
 
 Writing (all under ``locked(namespace)``; ``dry_run`` only where
 ``server_dry_run``):
@@ -90,4 +94,7 @@ class Backend:
         return None
 
     def location(self, kind, namespace, name):
+        return None
+
+    def write_refusal(self, kind, namespace, name):
         return None

@@ -329,6 +329,11 @@ class Reconciler:
 
     def _check_rules(self, plans):
         errors = [plan["error"] for plan in plans if plan["error"]]
+        for plan in plans:
+            refusal = plan["action"] != "none" and self.backend.write_refusal(
+                self.kind, self.namespace, plan["item"].name)
+            if refusal:
+                errors.append("%s%s" % (plan["item"].where, refusal))
         if self.kind.host_port_rivals.get(self.backend.name):
             errors.extend(self._host_port_clashes(plans))
         if self.kind.one_per_namespace:
@@ -462,8 +467,10 @@ class Reconciler:
     def _wait(self, plan):
         item = plan["item"]
         label = "%s %s/%s" % (self.kind.kind, self.namespace, item.name)
+        # The spec as written: with the unmodeled fields that were kept.
+        written = (plan["after"] or {}).get("spec", item.spec)
         plan["after"] = waiting.wait_until(
-            lambda: self.backend.read_status(self.kind, self.namespace, item.name, item.spec),
+            lambda: self.backend.read_status(self.kind, self.namespace, item.name, written),
             self.params["wait_for"], label, self.params["wait_timeout"])
 
     # results

@@ -61,11 +61,12 @@ def test_update_uses_one_get_and_one_put_with_resource_version(site, runner):
     old = site.read("Listener", "backend")
     if site.double:
         site.double.reset_calls()
-    result = runner.run(listener(site, **merged(SEED, port=9090)))[0]
+    # A new routing key: host and port stay, so no LIST for the host/port rule.
+    result = runner.run(listener(site, **merged(SEED, routing_key="backend-v2")))[0]
     calls = site.double.calls(plural="listeners") if site.double else None
     assert result["changed"] is True and result["action"] == "update"
     new = site.read("Listener", "backend")
-    assert new["spec"]["port"] == 9090
+    assert new["spec"]["routingKey"] == "backend-v2"
     if site.platform == "kubernetes":
         assert new["metadata"]["uid"] == old["metadata"]["uid"], "updated in place, not recreated"
     if site.double:
@@ -113,11 +114,11 @@ def test_check_mode_writes_nothing_and_tells_the_truth(site, runner):
     before = site.snapshot()
     if site.double:
         site.double.reset_calls()
-    update = runner.run(listener(site, **merged(SEED, port=8443)), check=True)[0]
+    update = runner.run(listener(site, **merged(SEED, tls_credentials="backend-tls")), check=True)[0]
     calls = skupper_calls(site.double) if site.double else None
     assert update["changed"] is True and update["action"] == "update"
-    assert update["resource"]["spec"]["port"] == 8443
-    assert site.read("Listener", "backend")["spec"]["port"] == 8080
+    assert update["resource"]["spec"]["tlsCredentials"] == "backend-tls"
+    assert "tlsCredentials" not in site.read("Listener", "backend")["spec"]
     if site.double:
         # The server validates the change as a dry run and stores nothing.
         assert calls == [("GET", None), ("PUT", "All")]
@@ -235,7 +236,7 @@ def test_bad_host_names_the_platform_rule(site, runner):
 
 
 def test_bulk_with_one_bad_item_writes_nothing(site, runner):
-    items = [ITEMS[0], merged(ITEMS[1], port=0), merged(ITEMS[2], name="x" * 64)]
+    items = [ITEMS[0], merged(ITEMS[1], port=0), merged(ITEMS[2], name="Bad_Name")]
     before = site.snapshot()
     result = runner.run(listener(site, listeners=items))[0]
     assert result["failed"] is True

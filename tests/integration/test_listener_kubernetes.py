@@ -33,9 +33,9 @@ def test_namespace_defaults_to_the_kubeconfig_context(kube_site, runner):
 
 
 def test_kubeconfig_from_the_environment(kube_site, runner):
-    for variable in ("K8S_AUTH_KUBECONFIG", "KUBECONFIG"):
+    for port, variable in ((8081, "K8S_AUTH_KUBECONFIG"), (8082, "KUBECONFIG")):
         name = "from-" + variable.lower().replace("_", "-")
-        result = runner.run(listener_task(**merged(SEED, name=name)),
+        result = runner.run(listener_task(**merged(SEED, name=name, port=port)),
                             env={variable: str(kube_site.args["kubeconfig"]), "HOME": runner.workdir})[0]
         assert result["changed"] is True, result.get("msg")
         assert kube_site.read("Listener", name) is not None
@@ -100,10 +100,10 @@ def test_conflict_is_retried_from_a_fresh_read(kube_site, runner, double):
     runner.run(listener(kube_site, **SEED))
     double.reset_calls()
     double.conflict_next(1, methods=("PUT",))
-    result = runner.run(listener(kube_site, **merged(SEED, port=9090)))[0]
+    result = runner.run(listener(kube_site, **merged(SEED, routing_key="backend-v2")))[0]
     assert result["changed"] is True, result.get("msg")
     assert skupper_calls(double) == [("GET", None), ("PUT", None), ("GET", None), ("PUT", None)]
-    assert kube_site.read("Listener", "backend")["spec"]["port"] == 9090
+    assert kube_site.read("Listener", "backend")["spec"]["routingKey"] == "backend-v2"
 
 
 def test_conflict_storm_fails_clearly(kube_site, runner, double):
