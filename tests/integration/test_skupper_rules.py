@@ -255,3 +255,40 @@ def test_kubernetes_connector_takes_a_set_based_selector(kube_site, runner):
     assert result["changed"] is True, result.get("msg")
     assert kube_site.read("Connector", "db")["spec"]["selector"] == "app in (db,db-replica),tier!=test"
 
+
+
+# -- 7. runtime files rewritten in place ---------------------------------------------------
+
+def test_info_and_wait_ride_out_runtime_files_skupper_rewrites_in_place(system_site, runner):
+    """pkg/nonkube/api/site_state.go writes runtime files with os.Create (truncate, then write). The
+    system-site double rewrites them that way, pausing while a file is empty and again while half
+    written, over and over; info and wait must read through it, never fail on a torn file."""
+    import threading
+
+    connector = {"name": "backend", "routing_key": "backend", "port": 8080, "host": "127.0.0.1"}
+    runner.run(task(system_site, SITE, name="west"), task(system_site, CONNECTOR, **connector),
+               task(system_site, LISTENER, **BACKEND))
+    system_controller.start_site(system_site.data_home, system_site.namespace, platform="linux")
+    stop = threading.Event()
+    rewrites = []
+
+    def keep_rewriting():
+        while not stop.is_set():
+            system_controller.reload_site(system_site.data_home, system_site.namespace, racy_pause=0.15)
+            rewrites.append(1)
+
+    thread = threading.Thread(target=keep_rewriting, daemon=True)
+    thread.start()
+    try:
+        results = runner.run(*([task(system_site, LISTENER_INFO, name="backend")] * 4
+                               + [task(system_site, LISTENER, wait=True, wait_timeout=30, **BACKEND)])).results
+    finally:
+        stop.set()
+        thread.join()
+    assert rewrites, "the double rewrote the runtime files while the tasks read them"
+    for info in results[:4]:
+        assert info["failed"] is False, info.get("msg")
+        entry, = info["listeners"]
+        assert entry["status"] in ("Ready", "Pending"), entry
+    assert results[4]["failed"] is False, results[4].get("msg")
+    assert results[4]["resource"]["status"]["status"] == "Ready"
