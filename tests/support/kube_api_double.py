@@ -102,6 +102,18 @@ What it implements
   a burst of changes; ``controller_error()`` forces an Error on one object;
   ``run_controller()`` and ``wait_controller_idle()`` help tests. Status
   writes bump resourceVersion like any other write.
+* Linking, in the same controller (class ``_Linking``, built from Skupper's
+  ``internal/kube/grants/`` and ``internal/kube/grants/redeem.go``): an
+  AccessGrant gets ``url``, ``code``, ``ca``, ``expirationTime`` and conditions
+  from a grant server double (``tests/support/grant_server.py``, real HTTPS with
+  TLS 1.3 on 127.0.0.1, started on first use: ``grant_server``) that counts
+  redemptions into ``status.redemptions``; an AccessToken in a namespace with a
+  Site is redeemed by a real HTTPS POST (to this double's grant server or any
+  other) and yields the Secret and Link(s) owned by the Site, with
+  ``redeemed: true``, or Skupper's Error message; Links get ``Configured``.
+  There is no router: no link is established, ``Operational`` only comes from
+  ``set_link_operational()``; ``resync_access_tokens()`` stands for the
+  informer resync that retries refused tokens.
 
 What it leaves out (do not rely on these in tests)
 --------------------------------------------------
@@ -1478,7 +1490,8 @@ def _bearer(header_value):
 
 
 CONTROLLED_PLURALS = ("listeners", "multikeylisteners", "connectors", "sites")
-CONTROLLER_TRIGGERS = CONTROLLED_PLURALS + ("services", "namespaces", "pods", "secrets")
+CONTROLLER_TRIGGERS = CONTROLLED_PLURALS + ("services", "namespaces", "pods", "secrets", "accessgrants",
+                                            "accesstokens", "links")
 
 _SERVER_OWNED = ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
                  "deletionGracePeriodSeconds", "generation", "managedFields", "selfLink")
@@ -1514,10 +1527,704 @@ def _ordered(obj):
 
 
 # --------------------------------------------------------------------------
+# AccessGrants, AccessTokens and Links (a TEST DOUBLE of Skupper's controller)
+# --------------------------------------------------------------------------
+
+GRANT_PLURALS = ("accessgrants", "accesstokens", "links")
+# internal/kube/grants/tokens.go NewCertToken: the router ports of the inter-router and edge roles that
+# internal/kube/site/site.go checkDefaultRouterAccess gives the "skupper-router" RouterAccess.
+ROUTER_ACCESS_ROLES = (("inter-router", "55671"), ("edge", "45671"))
+# internal/kube/grants/redeem.go postTokenRequest: http.Client{Timeout: 10 * time.Second}.
+TOKEN_REQUEST_TIMEOUT = 10.0
+
+
+def _condition(status, ctype):
+    for condition in status.get("conditions") or ():
+        if isinstance(condition, dict) and condition.get("type") == ctype:
+            return condition
+    return None
+
+
+def _condition_true(status, ctype):
+    condition = _condition(status or {}, ctype)
+    return condition is not None and condition.get("status") == "True"
+
+
+def _state(error=None, pending=None):
+    """pkg/apis/skupper/v2alpha1/types.go ErrorOrReadyCondition / PendingCondition: (status, reason, message)."""
+    if error is not None:
+        return ("False", "Error", str(error))
+    if pending is not None:
+        return ("False", "Pending", pending)
+    return ("True", "Ready", "OK")
+
+
+def _set_condition(status, ctype, state, generation):
+    """types.go SetCondition / setStatusCondition: add or update one condition; True when it changed."""
+    conditions = status.setdefault("conditions", [])
+    value, reason, message = state
+    existing = _condition(status, ctype)
+    if existing is None:
+        conditions.append({"type": ctype, "status": value, "observedGeneration": generation,
+                           "lastTransitionTime": _now(), "reason": reason, "message": message})
+        return True
+    changed = False
+    if existing.get("status") != value:
+        existing["status"] = value
+        existing["lastTransitionTime"] = _now()
+        changed = True
+    for key, wanted in (("reason", reason), ("message", message), ("observedGeneration", generation)):
+        if existing.get(key) != wanted:
+            existing[key] = wanted
+            changed = True
+    return changed
+
+
+def _set_ready(status, required, generation):
+    """types.go Status.setReady: the first required condition missing (Pending "Not <type>") or False
+    decides, else Ready; writes ``status``, ``message`` and the Ready condition."""
+    state = _state()
+    for ctype in required:
+        existing = _condition(status, ctype)
+        if existing is None:
+            state = _state(pending="Not " + ctype)
+            break
+        if existing.get("status") == "False":
+            state = ("False", existing.get("reason", ""), existing.get("message", ""))
+            break
+    changed = False
+    for key, wanted in (("status", state[1]), ("message", state[2])):
+        if status.get(key) != wanted:
+            status[key] = wanted
+            changed = True
+    return _set_condition(status, "Ready", state, generation) or changed
+
+
+# pkg/apis/skupper/v2alpha1/types.go: the JSON field order of the status structs (Status inlined first).
+STATUS_ORDER = {
+    "AccessGrant": ("conditions", "status", "message", "url", "code", "ca", "redemptions", "expirationTime"),
+    "AccessToken": ("conditions", "status", "message", "redeemed"),
+    "Link": ("conditions", "status", "message", "remoteSiteId", "remoteSiteName"),
+}
+
+
+def _omitempty(status, kind=None):
+    """Go's omitempty on the status structs: no empty strings, zero counts, false flags or empty lists;
+    fields in the struct's order when ``kind`` is given."""
+    kept = {key: value for key, value in status.items() if value not in ("", 0, False, None, [], {})}
+    order = STATUS_ORDER.get(kind, ())
+    ordered = {key: kept[key] for key in order if key in kept}
+    ordered.update((key, value) for key, value in kept.items() if key not in ordered)
+    return ordered
+
+
+def _go_quote(text):
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _duration_error(text):
+    """The error of Go's time.ParseDuration for a text grant_server.parse_go_duration refuses (the two
+    common cases; other texts get the generic one)."""
+    if re.fullmatch(r"[-+]?(\d+(\.\d*)?|\.\d+)", text or ""):
+        return "time: missing unit in duration %s" % _go_quote(text)
+    unit = re.fullmatch(r"[-+]?(\d+(\.\d*)?|\.\d+)([^\d.]+)", text or "")
+    if unit:
+        return "time: unknown unit %s in duration %s" % (_go_quote(unit.group(3)), _go_quote(text))
+    return "time: invalid duration %s" % _go_quote(text)
+
+
+class _Linking:
+    """AccessGrants, AccessTokens and Links for KubeApiDouble: a TEST DOUBLE of Skupper's controller.
+
+    Only runs as part of the status controller (``controller_enabled`` or
+    ``run_controller()``). Built from github.com/skupperproject/skupper (2.0.0 to
+    main 80b1ba6d unless said otherwise), each rule with its source file:
+
+    * One grant server per double, as one Skupper controller serves every
+      namespace it watches (``internal/kube/grants/enabled.go``): a
+      ``tests/support/grant_server.py`` double started lazily on 127.0.0.1 port 0
+      (``grant_server``), stopped by ``stop()``. ``grants_enabled = False`` is a
+      controller without ``-enable-grants`` (``disabled.go``): every AccessGrant
+      gets only the status message ``AccessGrants are not enabled``.
+    * AccessGrant (``internal/kube/grants/grants.go`` ``checkGrant``): no
+      ``redemptionsAllowed`` -> the spec is updated to 1 first (a spec write:
+      generation + 1); then ``url`` = ``https://<grant server>/<grant uid>``,
+      ``ca`` = the grant server's CA, ``code`` = ``spec.code`` or 24 random
+      letters and digits, ``expirationTime`` = now + ``expirationWindow`` or 10
+      minutes without one (the CRD says 15m: the code wins); an invalid window
+      sets no expiration and makes ``Processed`` Error ``Invalid duration "x":
+      <Go's error>``; a Ready edge Site in the namespace makes it Error ``Edge
+      sites cannot accept incoming links from remote sites``. Conditions
+      Processed, Ready, Resolved (types.go ``SetProcessed``/``SetResolved``). The
+      grant does NOT depend on the namespace's Site or its ``linkAccess``: those
+      matter only when the grant is redeemed (``generateLinkConfig``: 500 ``Site
+      not yet defined for <ns>``, ``tokens.go``: 500 ``Edge sites cannot accept
+      incoming links from remote sites`` / ``No valid endpoints found for
+      site``). Code and expiration are kept once set. Each redemption the grant
+      server counts is written to ``status.redemptions`` before the answer is
+      sent; a deleted grant is forgotten by the server (``grants.go remove``).
+    * The answer's Link endpoints (``tokens.go``): the Site's
+      ``status.endpoints`` when a test has set them, else, for a Site whose
+      ``linkAccess`` is set and not ``none``, the ``inter-router`` (55671) and
+      ``edge`` (45671) endpoints of the group ``skupper-router`` on
+      ``link_host(namespace)`` (``skupper-router.<namespace>.<link_domain>``).
+    * AccessToken (``internal/kube/controller/controller.go``
+      ``checkAccessToken``, ``internal/kube/grants/redeem.go``): nothing while
+      the namespace has no Site or once the token is redeemed (its ``Redeemed``
+      condition is True: never again). Otherwise a real HTTPS POST to
+      ``spec.url`` (TLS 1.3 at least, verified against ``spec.ca`` only, no
+      redirects, 10 s), body the code, headers ``name`` (the token's name) and
+      ``subject`` (the Site's uid). A 200 answer: the Secret and each Link are
+      created in the token's namespace, owned by the Site (ownerReference kind
+      Site, name, uid), ``spec.linkCost`` > 0 becomes each Link's
+      ``spec.cost``; the token gets ``redeemed: true``, ``Redeemed``
+      True/Ready/OK, status Ready, message OK. A failure gets ``Redeemed``
+      False/Error and status Error with Skupper's message: ``token does not have
+      a CA``, ``token url scheme must be https``, ``Controller got error:
+      <transport error>``, ``Controller got failed response: 404 (Not Found) No
+      such access granted``, ``Controller could not decode response``,
+      ``Controller could not create received secret|link: <API error>``.
+      Retries as Skupper's event loop does: the error's own status write is an
+      event, so a refused token is tried once more at once (a second POST; the
+      same error writes nothing, which ends it); after that only a change of the
+      token or an informer resync (every 5 minutes in Skupper,
+      ``internal/kube/watchers/watchers.go``; here ``resync_access_tokens()``)
+      tries again. A Site deleted after redeeming marks its redeemed tokens
+      ``Redeemed`` True/Error ``Already redeemed for a deleted site``
+      (``internal/kube/site/site.go`` ``updateAccessTokensForDeletedSite``).
+    * Link (``internal/kube/site/site.go`` ``link``, types.go ``SetConfigured``):
+      ``Configured`` True once the namespace has a Site, else Error ``No active
+      site in namespace``; on main after 2.2.1 also Error ``TLS credentials secret
+      "<name>" not found`` (#2449). With no ``Operational`` condition the link
+      reads Pending / ``Not Operational``.
+
+    What it leaves out: there is no router, so no link is ever established and
+    ``Operational`` is never set by the double itself: a test sets it with
+    ``set_link_operational(namespace, name, ...)`` (``SetOperational``:
+    remoteSiteId, remoteSiteName, Operational True or Pending ``Not
+    operational``). No SecuredAccess or Certificate for the grant server
+    (``autoconfigure.go``): its url and CA exist at once; no ``skupper-site-ca``
+    Secret is looked up (the grant server double signs with its own site CA, so
+    ``Could not get issuer for requested certificate`` never happens); no
+    RouterAccess objects and no Site ``status.endpoints`` are written; no
+    redeem-by-key; no rate-limited requeue of failed status writes; transport
+    error texts are Python's, not Go's; no garbage collection of what a token
+    created (ownerReferences are written but not acted on).
+    """
+
+    def _init_linking(self):
+        #: False: a controller started without -enable-grants (grants/disabled.go)
+        self.grants_enabled = True
+        #: the domain of the synthetic link endpoints (see link_host)
+        self.link_domain = "cluster-%s.kube-api-double.test" % secrets.token_hex(3)
+        #: seconds for one redemption (redeem.go: 10 s)
+        self.token_request_timeout = TOKEN_REQUEST_TIMEOUT
+        #: how many redemption POSTs the controller made (for tests)
+        self.redemption_attempts = 0
+        self._grant_server = None
+        self._grant_uids = {}          # (namespace, name) -> uid recorded in the grant server
+        self._token_attempts = {}      # (namespace, name) -> (uid, resourceVersion) last tried
+        self._tokens_in_flight = set()
+        self._link_operational = {}    # (namespace, name) -> (operational, remote id, remote name)
+        self._namespaces_with_site = set()
+
+    # ---- the grant server ----------------------------------------------------
+
+    @property
+    def grant_server(self):
+        """The grant server double of this "cluster" (started on first use)."""
+        with self._lock:
+            if self._grant_server is None:
+                self._grant_server = _make_grant_server(_grant_module(), self).start()
+            return self._grant_server
+
+    def _stop_grant_server(self):
+        with self._lock:
+            server, self._grant_server = self._grant_server, None
+        if server is not None:
+            server.stop()
+
+    def link_host(self, namespace):
+        """The host of a Site's synthetic inter-router and edge endpoints."""
+        return "skupper-router.%s.%s" % (namespace, self.link_domain)
+
+    def _active_site(self, namespace):
+        """The Site Skupper's controller works with in a namespace: the oldest one (the caller holds the lock)."""
+        sites = [obj for (plural, ns, _n), obj in self._store.items() if plural == "sites" and ns == namespace]
+        if not sites:
+            return None
+        return sorted(sites, key=skupper_status.creation_order)[0]
+
+    def _site_endpoints(self, site):
+        """tokens.go setValidHostsFromSite reads the Site's status.endpoints (see the class docstring)."""
+        endpoints = list((site.get("status") or {}).get("endpoints") or ())
+        if endpoints:
+            return endpoints
+        access = (site.get("spec") or {}).get("linkAccess")
+        if not access or access == "none":
+            return []
+        host = self.link_host(site["metadata"]["namespace"])
+        return [{"name": role, "host": host, "port": port, "group": "skupper-router"}
+                for role, port in ROUTER_ACCESS_ROLES]
+
+    def _generator_check(self, namespace):
+        """controller.go generateLinkConfig and tokens.go NewTokenGenerator: (error text, endpoints)."""
+        with self._lock:
+            site = self._active_site(namespace)
+            if site is None:
+                return "Site not yet defined for %s" % namespace, None
+            if (site.get("spec") or {}).get("edge"):
+                return "Edge sites cannot accept incoming links from remote sites", None
+            endpoints = self._site_endpoints(site)
+        if not endpoints:
+            return "No valid endpoints found for site", None
+        return None, endpoints
+
+    def _grant_redeemed(self, namespace, name, uid, redemptions):
+        """grants.go checkAndUpdateAccessToken: the counted redemption goes to the grant's status."""
+        with self._lock:
+            obj = self._store.get(self._key("accessgrants", namespace, name))
+            if obj is None or obj["metadata"].get("uid") != uid:
+                return
+            status = copy.deepcopy(obj.get("status") or {})
+            if status.get("redemptions") == redemptions:
+                return
+            status["redemptions"] = redemptions
+            self.set_status("accessgrants", namespace, name, _omitempty(status, "AccessGrant"), notify=False)
+            self.controller_writes += 1
+
+    # ---- AccessGrant (grants.go checkGrant) -----------------------------------
+
+    def _check_grants(self):
+        """The caller holds the lock. Returns how many objects were written."""
+        written = 0
+        grants = [obj for (plural, _ns, _n), obj in sorted(self._store.items()) if plural == "accessgrants"]
+        present = {(g["metadata"]["namespace"], g["metadata"]["name"]) for g in grants}
+        for key in [key for key in self._grant_uids if key not in present]:  # grants.go remove
+            self._forget_grant(key)
+        for grant in grants:
+            written += self._check_grant(grant)
+        return written
+
+    def _forget_grant(self, key):
+        uid = self._grant_uids.pop(key, None)
+        server = self._grant_server
+        if server is not None and uid is not None:
+            with server.lock:
+                if server.grant_index.get("%s/%s" % key) == uid:
+                    server.grant_index.pop("%s/%s" % key, None)
+                server.grants.pop(uid, None)
+
+    def _check_grant(self, grant):
+        meta = grant["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        if not self.grants_enabled:
+            # grants/disabled.go markGrantNotEnabled: SetStatusMessage only.
+            status = copy.deepcopy(grant.get("status") or {})
+            if status.get("message") == "AccessGrants are not enabled":
+                return 0
+            status["message"] = "AccessGrants are not enabled"
+            self.set_status("accessgrants", namespace, name, status, notify=False)
+            return 1
+        written = 0
+        spec = grant.get("spec") or {}
+        if not spec.get("redemptionsAllowed"):
+            # grants.go checkGrant: "default to 1 so that grant is usable", a spec Update (generation + 1).
+            grant = copy.deepcopy(grant)
+            grant.setdefault("spec", {})["redemptionsAllowed"] = 1
+            grant["metadata"]["generation"] = grant["metadata"].get("generation", 1) + 1
+            grant = self.put_object("accessgrants", namespace, grant, notify=False)
+            written += 1
+            spec = grant["spec"]
+        generation = grant["metadata"].get("generation", 1)
+        status = copy.deepcopy(grant.get("status") or {})
+        before = copy.deepcopy(status)
+        problems = []
+        for site in self._store.values():
+            if (site.get("kind") == "Site" and site["metadata"].get("namespace") == namespace
+                    and _condition_true(site.get("status"), "Ready") and (site.get("spec") or {}).get("edge")):
+                problems.append("Edge sites cannot accept incoming links from remote sites")
+                break
+        server = self.grant_server
+        status["url"] = "https://%s/%s" % (server.address, meta["uid"])  # grants.go claimUrl
+        status["ca"] = server.ca.pem  # enabled.go tlsCredentialsUpdated: the grant server's ca.crt
+        if not status.get("code"):
+            status["code"] = spec.get("code") or _random_code(24)
+        if not status.get("expirationTime"):
+            window = spec.get("expirationWindow")
+            if window:
+                from_window = _parse_duration(window)
+                if from_window is None:
+                    problems.append("Invalid duration %s: %s" % (_go_quote(window), _duration_error(window)))
+                else:
+                    status["expirationTime"] = _rfc3339(datetime.datetime.now(datetime.timezone.utc)
+                                                        + from_window)
+            else:
+                status["expirationTime"] = _rfc3339(datetime.datetime.now(datetime.timezone.utc)
+                                                    + datetime.timedelta(minutes=10))
+        error = ", ".join(problems) if problems else None
+        # types.go SetProcessed then SetResolved, each followed by setReady(Processed, Resolved).
+        if _set_condition(status, "Processed", _state(error), generation):
+            _set_ready(status, ("Processed", "Resolved"), generation)
+        resolved = _state() if status.get("url") and status.get("ca") else _state(pending="Pending")
+        if _set_condition(status, "Resolved", resolved, generation):
+            _set_ready(status, ("Processed", "Resolved"), generation)
+        self._record_grant(grant, status)
+        status = _omitempty(status, "AccessGrant")
+        if status != _omitempty(before, "AccessGrant"):
+            self.set_status("accessgrants", namespace, name, status, notify=False)
+            written += 1
+        return written
+
+    def _record_grant(self, grant, status):
+        """grants.go record: the grant server checks redemptions against the newest grant."""
+        meta = grant["metadata"]
+        key = (meta["namespace"], meta["name"])
+        server = self.grant_server
+        module = _grant_module()
+        old_uid = self._grant_uids.get(key)
+        with server.lock:
+            existing = server.grants.get(meta["uid"])
+            counted = max(existing.redemptions if existing is not None else 0, status.get("redemptions") or 0)
+            record = _grant_record(module, namespace=meta["namespace"], name=meta["name"], uid=meta["uid"],
+                                   code=status.get("code", ""),
+                                   redemptions_allowed=(grant.get("spec") or {}).get("redemptionsAllowed") or 1,
+                                   expiration_time=status.get("expirationTime", ""), url=status.get("url", ""),
+                                   ca=status.get("ca", ""), redemptions=counted)
+            if old_uid is not None and old_uid != meta["uid"]:
+                server.grants.pop(old_uid, None)
+            server.grant_index["%s/%s" % key] = meta["uid"]
+            server.grants[meta["uid"]] = record
+        self._grant_uids[key] = meta["uid"]
+        if counted and counted != (status.get("redemptions") or 0):
+            status["redemptions"] = counted
+
+    # ---- Link (site.go link, types.go SetConfigured/SetOperational) -----------
+
+    def _check_links(self):
+        """The caller holds the lock. Returns how many Link statuses were written."""
+        written = 0
+        links = [obj for (plural, _ns, _n), obj in sorted(self._store.items()) if plural == "links"]
+        present = {(obj["metadata"]["namespace"], obj["metadata"]["name"]) for obj in links}
+        for key in [key for key in self._link_operational if key not in present]:
+            del self._link_operational[key]
+        secrets_by_ns = {}
+        for (plural, ns, secret_name) in self._store:
+            if plural == "secrets":
+                secrets_by_ns.setdefault(ns, set()).add(secret_name)
+        for link in links:
+            meta = link["metadata"]
+            namespace, name = meta["namespace"], meta["name"]
+            generation = meta.get("generation", 1)
+            status = copy.deepcopy(link.get("status") or {})
+            before = copy.deepcopy(status)
+            error = None
+            if self._active_site(namespace) is None:
+                error = "No active site in namespace"
+            elif self._version > (2, 2, 1):
+                credentials = (link.get("spec") or {}).get("tlsCredentials")
+                if credentials and credentials not in secrets_by_ns.get(namespace, set()):
+                    error = 'TLS credentials secret "%s" not found' % credentials  # site.go (#2449)
+            required = ("Configured", "Operational")
+            if _set_condition(status, "Configured", _state(error), generation):
+                _set_ready(status, required, generation)
+            switch = self._link_operational.get((namespace, name))
+            if switch is not None:
+                operational, remote_id, remote_name = switch
+                changed = False
+                for field_name, value in (("remoteSiteId", remote_id), ("remoteSiteName", remote_name)):
+                    if status.get(field_name, "") != value:
+                        status[field_name] = value
+                        changed = True
+                state = _state() if operational else _state(pending="Not operational")
+                if _set_condition(status, "Operational", state, generation) or changed:
+                    _set_ready(status, required, generation)
+            status = _omitempty(status, "Link")
+            if status != _omitempty(before, "Link"):
+                self.set_status("links", namespace, name, status, notify=False)
+                written += 1
+        return written
+
+    def set_link_operational(self, namespace, name, operational=True, remote_site_name=None,
+                             remote_site_id=None):
+        """Test switch, in place of the router: the Link's ``Operational`` condition (site.go
+        ``updateLinkOperationalCondition``). ``remote_site_id`` defaults to the uid of a Site named
+        ``remote_site_name`` in this double, if any. ``operational=None`` removes the switch (the
+        condition stays as last written). Runs the controller."""
+        with self._lock:
+            if operational is None:
+                self._link_operational.pop((namespace, name), None)
+            else:
+                if remote_site_id is None and remote_site_name:
+                    remote_site_id = next((obj["metadata"]["uid"] for (plural, _ns, site_name), obj
+                                           in sorted(self._store.items())
+                                           if plural == "sites" and site_name == remote_site_name), "")
+                self._link_operational[(namespace, name)] = (bool(operational), remote_site_id or "",
+                                                             remote_site_name or "")
+        self._run_controller_tracked()
+
+    # ---- AccessToken (controller.go checkAccessToken, redeem.go) --------------
+
+    def resync_access_tokens(self):
+        """Skupper's informer resync (every 5 minutes): every token not yet redeemed is tried again."""
+        with self._lock:
+            self._token_attempts.clear()
+        self._run_controller_tracked()
+
+    def _deleted_sites(self):
+        """site.go Deleted -> updateAccessTokensForDeletedSite. The caller holds the lock."""
+        written = 0
+        with_site = {ns for (plural, ns, _n) in self._store if plural == "sites"}
+        for namespace in sorted(self._namespaces_with_site - with_site):
+            for (plural, ns, name), token in sorted(self._store.items()):
+                if plural != "accesstokens" or ns != namespace:
+                    continue
+                status = copy.deepcopy(token.get("status") or {})
+                if not _condition_true(status, "Redeemed"):
+                    continue
+                generation = token["metadata"].get("generation", 1)
+                if _set_condition(status, "Redeemed", ("True", "Error", "Already redeemed for a deleted site"),
+                                  generation):
+                    status.update(redeemed=True, status="Error", message="Already redeemed for a deleted site")
+                    self.set_status("accesstokens", namespace, name, _omitempty(status, "AccessToken"),
+                                    notify=False)
+                    written += 1
+        self._namespaces_with_site = with_site
+        return written
+
+    def _pending_tokens(self):
+        """Tokens to try now (the caller holds the lock): [(token copy, site copy)]."""
+        pending = []
+        for (plural, namespace, name), token in sorted(self._store.items()):
+            if plural != "accesstokens":
+                continue
+            if _condition_true(token.get("status"), "Redeemed"):  # controller.go: IsRedeemed -> nothing
+                continue
+            site = self._active_site(namespace)
+            if site is None:  # controller.go: no Site -> nothing (tried again at the next run)
+                continue
+            key = (namespace, name)
+            seen = (token["metadata"].get("uid"), token["metadata"].get("resourceVersion"))
+            if key in self._tokens_in_flight or self._token_attempts.get(key) == seen:
+                continue
+            self._tokens_in_flight.add(key)
+            pending.append((copy.deepcopy(token), copy.deepcopy(site)))
+        return pending
+
+    def _redeem_access_tokens(self):
+        """Outside the store lock (the POST may go to this double's own grant server)."""
+        written = 0
+        with self._lock:
+            pending = self._pending_tokens()
+        for token, site in pending:
+            key = (token["metadata"]["namespace"], token["metadata"]["name"])
+            try:
+                for _attempt in range(3):  # the error's own status write is an event: one more try
+                    error, body = self._post_token(token, site)
+                    with self._lock:
+                        changed, token = self._apply_redemption(token, site, error, body)
+                        written += changed
+                    if token is None or not changed or _condition_true(token.get("status"), "Redeemed"):
+                        break
+            finally:
+                with self._lock:
+                    self._tokens_in_flight.discard(key)
+        return written
+
+    def _post_token(self, token, site):
+        """redeem.go RedeemAccessToken/postTokenRequest: (error text or None, answer bytes)."""
+        spec = token.get("spec") or {}
+        url, ca = spec.get("url") or "", spec.get("ca") or ""
+        if not ca:
+            return "token does not have a CA", None
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme != "https":
+            return "token url scheme must be https", None
+        with self._lock:
+            self.redemption_attempts += 1
+        import http.client
+        import ssl
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.minimum_version = ssl.TLSVersion.TLSv1_3  # redeem.go tlsConfig: MinVersion TLS 1.3
+        try:
+            context.load_verify_locations(cadata=ca)  # RootCAs: the token's CA only
+        except (ssl.SSLError, ValueError):
+            pass  # Go's AppendCertsFromPEM ignores what it cannot read: verification then fails
+        body = (spec.get("code") or "").encode("utf-8")
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        connection = http.client.HTTPSConnection(parts.hostname, parts.port or 443, context=context,
+                                                 timeout=self.token_request_timeout)
+        try:
+            connection.request("POST", path, body=body, headers={
+                "User-Agent": "Go-http-client/1.1", "name": token["metadata"]["name"],
+                "subject": site["metadata"].get("uid", ""), "Accept-Encoding": "gzip"})
+            response = connection.getresponse()  # never follows redirects: a 3xx is a failure below
+            answer = response.read()
+        except Exception as error:  # noqa: BLE001 - any transport failure is one message, as in Go
+            return "Controller got error: Post %s: %s" % (_go_quote(url), error), None
+        finally:
+            connection.close()
+        if response.status != 200:
+            try:
+                text = http.HTTPStatus(response.status).phrase
+            except ValueError:
+                text = ""
+            return "Controller got failed response: %d (%s) %s" % (
+                response.status, text, answer.decode("utf-8", "replace").strip()), None
+        return None, answer
+
+    def _apply_redemption(self, token, site, error, body):
+        """redeem.go handleTokenResponse + updateAccessTokenStatus (the caller holds the lock).
+
+        Returns (objects written, the stored token after the attempt, or None if it went away)."""
+        meta = token["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        stored = self._store.get(self._key("accesstokens", namespace, name))
+        if stored is None or stored["metadata"].get("uid") != meta.get("uid"):
+            return 0, None
+        if _condition_true(stored.get("status"), "Redeemed"):
+            return 0, copy.deepcopy(stored)
+        written = 0
+        if error is None:
+            error, written = self._create_from_answer(stored, site, body)
+        status = copy.deepcopy(stored.get("status") or {})
+        generation = stored["metadata"].get("generation", 1)
+        result = copy.deepcopy(stored)
+        if _set_condition(status, "Redeemed", _state(error), generation):  # types.go SetRedeemed
+            status["redeemed"] = _condition_true(status, "Redeemed")
+            state = _state(error)
+            status["status"], status["message"] = state[1], state[2]
+            result = self.set_status("accesstokens", namespace, name, _omitempty(status, "AccessToken"),
+                                     notify=False)
+            written += 1
+        self._token_attempts[(namespace, name)] = (result["metadata"].get("uid"),
+                                                   result["metadata"].get("resourceVersion"))
+        self.controller_writes += written
+        return written, result
+
+    def _create_from_answer(self, token, site, body):
+        """redeem.go handleTokenResponse: (error text or None, objects written)."""
+        namespace = token["metadata"]["namespace"]
+        try:
+            if yaml is None:
+                raise ValueError("PyYAML is needed to read the grant server's answer")
+            documents = [doc for doc in yaml.safe_load_all(body.decode("utf-8")) if doc is not None]
+            if not documents or not all(isinstance(doc, dict) for doc in documents):
+                raise ValueError("not a YAML stream of objects")
+        except Exception:  # noqa: BLE001 - redeem.go: any decode failure is this one message
+            return "Controller could not decode response", 0
+        refs = [{"kind": "Site", "apiVersion": SKUPPER_API_VERSION, "name": site["metadata"]["name"],
+                 "uid": site["metadata"].get("uid", "")}]
+        secret, links = documents[0], documents[1:]
+        written = 0
+        secret = _received(secret, refs)
+        secret["apiVersion"], secret["kind"] = "v1", "Secret"
+        secret_name = secret["metadata"].get("name") or ""
+        if self._key("secrets", namespace, secret_name) in self._store:
+            return ('Controller could not create received secret: secrets "%s" already exists' % secret_name,
+                    written)
+        self.put_object("secrets", namespace, secret, notify=False)
+        written += 1
+        cost = (token.get("spec") or {}).get("linkCost") or 0
+        for link in links:
+            link = _received(link, refs)
+            link.pop("status", None)
+            if cost > 0:
+                link.setdefault("spec", {})["cost"] = cost
+            link_name = link["metadata"].get("name") or ""
+            if self._key("links", namespace, link_name) in self._store:
+                return ('Controller could not create received link: links.skupper.io "%s" already exists'
+                        % link_name, written)
+            self.put_object("links", namespace, link, notify=False)
+            written += 1
+        return None, written
+
+
+def _received(obj, refs):
+    """An object of the grant server's answer as the controller creates it: its name, the Site as owner."""
+    obj = copy.deepcopy(obj)
+    meta = {key: value for key, value in (obj.get("metadata") or {}).items()
+            if value is not None and key not in _SERVER_OWNED and key != "namespace"}
+    meta["ownerReferences"] = copy.deepcopy(refs)
+    obj["metadata"] = meta
+    return obj
+
+
+def _random_code(length):
+    """internal/utils/utils.go RandomId (grants.go: 24 for a grant's code)."""
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def _grant_module():
+    """tests/support/grant_server.py, imported on first use (it needs ``cryptography``)."""
+    try:
+        from . import grant_server as module
+    except ImportError:  # run as a script: this folder is on sys.path
+        import grant_server as module
+    return module
+
+
+def _parse_duration(text):
+    """time.ParseDuration (grants.go, expirationWindow); None when Go would refuse the text."""
+    return _grant_module().parse_go_duration(text)
+
+
+def _rfc3339(moment):
+    """time.Format(time.RFC3339) in UTC, whole seconds."""
+    return moment.astimezone(datetime.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _grant_record(module, **fields):
+    return module.Grant(**fields)
+
+
+def _make_grant_server(module, double):
+    """The grant server double, answering from this double's Sites and counting into its AccessGrants."""
+
+    class _KubeGrantServer(module.GrantServer):
+        def __init__(self):
+            super().__init__(host="127.0.0.1", port=0)
+            self._local = threading.local()
+
+        def _check_and_update(self, key, body):
+            grant, error = super()._check_and_update(key, body)
+            if grant is not None:
+                self._local.counted = (grant.namespace, grant.name, grant.uid, grant.redemptions)
+            return grant, error
+
+        def site_endpoints(self):
+            return list(getattr(self._local, "endpoints", None) or ())
+
+        def generate(self, namespace, name, subject):
+            problem, endpoints = double._generator_check(namespace)
+            if problem is not None:
+                raise module._GeneratorError(problem)
+            self._local.endpoints = endpoints
+            try:
+                return super().generate(namespace, name, subject)
+            finally:
+                self._local.endpoints = None
+
+        def answer(self, method, raw_path, headers, body):
+            self._local.counted = None
+            try:
+                return super().answer(method, raw_path, headers, body)
+            finally:
+                counted, self._local.counted = self._local.counted, None
+                if counted is not None:
+                    double._grant_redeemed(*counted)
+
+    return _KubeGrantServer()
+
+
+# --------------------------------------------------------------------------
 # The double
 # --------------------------------------------------------------------------
 
-class KubeApiDouble:
+class KubeApiDouble(_Linking):
     """A TEST DOUBLE of the Kubernetes API server (see the module docstring).
 
     Use as ``with KubeApiDouble() as api: api.write_kubeconfig(path)``, or call
@@ -1576,6 +2283,7 @@ class KubeApiDouble:
         self._controller_timer = None
         self._controller_busy = 0
         self._controller_state = threading.Condition(threading.Lock())
+        self._init_linking()  # AccessGrants, AccessTokens, Links: see _Linking
         for namespace in INITIAL_NAMESPACES:
             self.create_namespace(namespace, notify=False)
 
@@ -1596,6 +2304,7 @@ class KubeApiDouble:
     def stop(self):
         """Stop serving, cancel a pending controller run and close every open connection."""
         self._cancel_controller_timer()
+        self._stop_grant_server()
         with self._lock:
             server, thread = self._server, self._thread
             self._server = self._thread = None
@@ -1883,7 +2592,9 @@ class KubeApiDouble:
         """Recompute every Skupper status now and write those that changed; returns how many were written.
 
         Works whether or not ``controller_enabled`` is set. The whole run holds
-        the store lock, so it sees and writes one consistent state.
+        the store lock, so it sees and writes one consistent state; then
+        AccessTokens are redeemed without the lock (HTTPS requests, see
+        ``_Linking``) and the Links they created get their status.
         """
         with self._lock:
             now = _now()
@@ -1929,9 +2640,22 @@ class KubeApiDouble:
                         if stored is not None and stored.get("status") != status:
                             self.set_status(plural, namespace, name, status, notify=False)
                             written += 1
+            # AccessGrants and Links (see _Linking), then AccessTokens outside the lock: a redemption is an
+            # HTTPS request, maybe to this double's own grant server, which reads this store.
+            written += self._deleted_sites() + self._check_grants() + self._check_links()
             self.controller_runs += 1
             self.controller_writes += written
+        if self._lock._is_owned():  # called with the store lock held: redeem from another thread
+            threading.Thread(target=self._run_controller_tracked, daemon=True,
+                             name="kube-api-double-tokens").start()
             return written
+        redeemed = self._redeem_access_tokens()
+        if redeemed:
+            with self._lock:
+                links = self._check_links()
+                self.controller_writes += links
+                written += redeemed + links
+        return written
 
     def _kube_errors(self, namespace, objs):
         """Errors Skupper's Kubernetes controller sets on the bindings of one site, and what it leaves alone.
