@@ -162,6 +162,7 @@ import base64
 import copy
 import datetime
 import hashlib
+import http.client
 import http.server
 import json
 import os
@@ -170,6 +171,7 @@ import re
 import secrets
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -2042,8 +2044,6 @@ class _Linking:
             return "token url scheme must be https", None
         with self._lock:
             self.redemption_attempts += 1
-        import http.client
-        import ssl
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.minimum_version = ssl.TLSVersion.TLSv1_3  # redeem.go tlsConfig: MinVersion TLS 1.3
         try:
