@@ -73,7 +73,7 @@ def test_tls_1_3_only_and_certificate_from_the_tokens_ca(server):
     grant = server.add_grant("tls")
     with pytest.raises(ssl.SSLError):
         redeem(server, grant, ca=grant.ca, maximum=ssl.TLSVersion.TLSv1_2)
-    status, _, _ = redeem(server, grant, ca=grant.ca)
+    status, ignored, ignored2 = redeem(server, grant, ca=grant.ca)
     assert status == 200
     ca = x509.load_pem_x509_certificate(grant.ca.encode())
     assert isinstance(ca.public_key(), ec.EllipticCurvePublicKey) and ca.public_key().curve.name == "secp256r1"
@@ -90,7 +90,7 @@ def test_only_post(server):
         status, headers, body = redeem(server, grant, method=method)
         assert (status, body) == (405, b"Only POST is supported\n")
         assert headers["content-type"] == "text/plain; charset=utf-8" and headers["x-content-type-options"] == "nosniff"
-    status, _, _ = post(server, "/no-such-grant", method="GET")
+    status, ignored, ignored2 = post(server, "/no-such-grant", method="GET")
     assert status == 405
     assert grant.redemptions == 0
 
@@ -112,7 +112,7 @@ def test_used_up_grant(server):
     """grants.go checkAndUpdateAccessToken: RedemptionsAllowed <= Redemptions -> 404 "No such access
     granted", before the code is compared."""
     grant = server.add_grant("twice", redemptions_allowed=2)
-    assert [redeem(server, grant)[0] for _ in range(2)] == [200, 200]
+    assert [redeem(server, grant)[0] for ignored in range(2)] == [200, 200]
     assert redeem(server, grant)[::2] == (404, b"No such access granted\n")
     assert redeem(server, grant, body="wrong")[::2] == (404, b"No such access granted\n")
     assert grant.redemptions == 2
@@ -202,7 +202,7 @@ def test_the_secret_is_a_client_certificate_of_the_site_ca(server):
     (the Site's defaultIssuer, skupper-site-ca)."""
     server.endpoints = [{"name": "inter-router", "host": "10.1.2.3", "port": "55671", "group": "g"},
                         {"name": "claims", "host": "west.example", "port": "8081", "group": "g"}]
-    status, _, payload = redeem(server, server.add_grant("cert"), headers={"name": "n", "subject": "site-uid"})
+    status, ignored, payload = redeem(server, server.add_grant("cert"), headers={"name": "n", "subject": "site-uid"})
     assert status == 200
     data = {k: base64.b64decode(v).decode() for k, v in documents(payload)[0]["data"].items()}
     assert data["tls.key"].startswith("-----BEGIN RSA PRIVATE KEY-----")
@@ -227,16 +227,16 @@ def test_several_groups_give_numbered_links_and_other_endpoints_none(server):
     server.endpoints = [{"name": "inter-router", "host": "a", "port": "55671", "group": "r1"},
                         {"name": "edge", "host": "b", "port": "45671", "group": "r2"},
                         {"name": "claims", "host": "c", "port": "8081", "group": "r3"}]
-    _, _, payload = redeem(server, server.add_grant("ha"), headers={"name": "n", "subject": "s"})
+    ignored, ignored2, payload = redeem(server, server.add_grant("ha"), headers={"name": "n", "subject": "s"})
     assert [d["metadata"]["name"] for d in documents(payload)[1:]] == ["n-1", "n-2"]
     server.endpoints = [{"name": "claims", "host": "c", "port": "8081", "group": "r3"}]
-    _, _, payload = redeem(server, server.add_grant("none"), headers={"name": "n", "subject": "s"})
+    ignored, ignored2, payload = redeem(server, server.add_grant("none"), headers={"name": "n", "subject": "s"})
     assert [d["kind"] for d in documents(payload)] == ["Secret"]
 
 
 def test_name_and_subject_fallbacks(server):
     """grants.go ServeHTTP: no name header -> the grant's name; no subject header -> the name."""
-    _, _, payload = redeem(server, server.add_grant("grant-name"), headers={})
+    ignored, ignored2, payload = redeem(server, server.add_grant("grant-name"), headers={})
     secret, link = documents(payload)
     assert secret["metadata"]["name"] == link["metadata"]["name"] == "grant-name"
     cert = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
@@ -261,9 +261,9 @@ def test_generator_failures_are_500_after_the_redemption_counted(server, setting
 def test_a_large_answer_is_chunked_like_go(server):
     """net/http (what grants.go writes through): a handler's output over 2048 bytes without a
     Content-Length is sent with chunked transfer encoding; errors carry a Content-Length."""
-    _, headers, payload = redeem(server, server.add_grant("chunked"))
+    ignored, headers, payload = redeem(server, server.add_grant("chunked"))
     assert len(payload) > 2048 and headers.get("transfer-encoding") == "chunked"
-    _, headers, _ = post(server, "/nothing")
+    ignored, headers, ignored2 = post(server, "/nothing")
     assert headers["content-length"] == str(len(b"No such claim\n"))
 
 

@@ -164,6 +164,9 @@ def test_rollout_brings_up_the_fleet_and_reruns_unchanged(fleet, inventory, kube
     assert set(changed.values()) == {"0"}, changed
     print("\nrollout over %d hosts + 1 cluster: first run %.1f s" % (COUNT, first_seconds))
 
+    # The same fleet, torn down: one rollout serves both, the slowest part of the suite.
+    tear_down_keeping_every_input_file(fleet, inventory, runner, tmp_path)
+
 
 def test_a_host_down_mid_rollout(fleet, inventory, runner, tmp_path):
     report_path = tmp_path / "report.json"
@@ -226,9 +229,9 @@ def add_input_by_hand(input_folder, number):
             handle.write(data)
 
 
-def test_teardown_of_the_fleet_keeps_every_input_file(fleet, inventory, runner, tmp_path):
-    first = rollout(runner, inventory, tmp_path / "report.json")
-    assert first.returncode == 0, first.stdout[-6000:] + first.stderr[-3000:]
+def tear_down_keeping_every_input_file(fleet, inventory, runner, tmp_path):
+    """The site role's teardown of a rolled-out fleet: every input file in the backup, byte for byte,
+    after the CLI double's ``system stop`` removed the namespace home (bootstrap/teardown.go)."""
     before = {}
     for host in fleet.hosts:
         folder = os.path.join(fleet.data_home(host.name), "namespaces", "default", "input")

@@ -256,7 +256,6 @@ def test_kubernetes_connector_takes_a_set_based_selector(kube_site, runner):
     assert kube_site.read("Connector", "db")["spec"]["selector"] == "app in (db,db-replica),tier!=test"
 
 
-
 # -- 7. runtime files rewritten in place ---------------------------------------------------
 
 def test_info_and_wait_ride_out_runtime_files_skupper_rewrites_in_place(system_site, runner):

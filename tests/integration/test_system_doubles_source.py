@@ -351,7 +351,10 @@ def test_render_time_status_as_the_cli_writes_it(tmp_path):
     write_input(tmp_path, "all.yaml", [site(linkAccess="default"), listener("l"), connector("c", key="other"),
                                        priority_mkl("m", ["k"])])
     system_controller.start_site(tmp_path, platform="linux", controller_running=False, now="2026-01-01T00:00:00Z")
-    read = lambda kind, name: system_controller.read_runtime(tmp_path, "default", kind, name)  # noqa: E731
+
+    def read(kind, name):
+        return system_controller.read_runtime(tmp_path, "default", kind, name)
+
     ready = {"status": "True", "reason": "Ready", "message": "OK", "lastTransitionTime": "2026-01-01T00:00:00Z"}
     not_matched = {"status": "False", "reason": "Pending", "message": "Not Matched",
                    "lastTransitionTime": "2026-01-01T00:00:00Z"}

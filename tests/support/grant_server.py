@@ -97,7 +97,7 @@ GO_CHUNKING_THRESHOLD = 2048
 
 def random_id(length=24):
     """internal/utils/utils.go RandomId (grants.go uses 24 for a grant's code)."""
-    return "".join(secrets.choice(ALPHANUMERICS) for _ in range(length))
+    return "".join(secrets.choice(ALPHANUMERICS) for unused in range(length))
 
 
 GO_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|ms|s|m|h)")
@@ -583,7 +583,7 @@ class GrantServer:
             except ValueError:
                 pass
             dns.append(host)
-        cert_pem, _ = self.site_ca.issue(subject, dns_names=dns, ips=ips, key=key)
+        cert_pem, unused = self.site_ca.issue(subject, dns_names=dns, ips=ips, key=key)
 
         def b64(text):
             return base64.b64encode(text.encode("ascii")).decode("ascii")
@@ -633,7 +633,7 @@ class HangingServer:
     def _run(self):
         while not self._stop.is_set():
             try:
-                conn, _ = self.sock.accept()
+                conn, unused = self.sock.accept()
             except socket.timeout:
                 continue
             except OSError:
