@@ -1212,8 +1212,8 @@ def test_before_2_2_0_there_is_no_multikeylistener_and_observer_is_pruned(make_s
     assert "multikeylisteners" not in _served(target) and "listeners" in _served(target)
     status, body = api_error(target.objects("multikeylisteners").create,
                              multikeylistener("m", {"priority": {"routingKeys": ["a"]}}))
-    assert (status, body["message"], body["details"]) == (404, "the server could not find the requested resource",
-                                                           {})
+    expected = (404, "the server could not find the requested resource", {})
+    assert (status, body["message"], body["details"]) == expected
     created = target.objects("listeners").create(listener("l", observer="none"))
     assert "observer" not in created["spec"]
     assert target.double.calls(method="POST", plural="listeners")[-1].status == 201

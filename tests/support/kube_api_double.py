@@ -2155,7 +2155,7 @@ def _received(obj, refs):
 def _random_code(length):
     """internal/utils/utils.go RandomId (grants.go: 24 for a grant's code)."""
     alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+    return "".join(secrets.choice(alphabet) for _unused in range(length))
 
 
 def _grant_module():
