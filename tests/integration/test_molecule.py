@@ -30,6 +30,9 @@ import pytest
 
 from tests.support import systemd_image
 
+# The extra suite: ./scripts/test --molecule (.ci/run runs it after the default suite).
+pytestmark = pytest.mark.molecule
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCENARIOS = ("site", "network", "teardown")
 TIMEOUT = 900
