@@ -30,8 +30,8 @@ import pytest
 
 from tests.support import systemd_image
 
-# The extra suite: ./scripts/test --molecule (.ci/run runs it after the default suite).
-pytestmark = pytest.mark.molecule
+# The extra suite: ./scripts/test --extra (.ci/run runs it after the default suite).
+pytestmark = pytest.mark.extra
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCENARIOS = ("site", "network", "teardown")

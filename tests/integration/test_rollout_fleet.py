@@ -20,6 +20,9 @@ import yaml
 from tests.support.fleet import Fleet, fleet_available
 from tests.support.playbook import run_playbook
 
+# The extra suite: ./scripts/test --extra (.ci/run runs it after the default suite).
+pytestmark = pytest.mark.extra
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COUNT = 10
 
