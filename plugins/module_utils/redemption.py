@@ -222,10 +222,8 @@ def _client_context(ca):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname, no system CAs
     context.minimum_version = ssl.TLSVersion.TLSv1_3
     # Go checks only the SANs (crypto/x509 VerifyHostname); no common-name fallback.
-    try:
+    if getattr(ssl, "HAS_NEVER_CHECK_COMMON_NAME", False):  # OpenSSL that can turn the fallback off
         context.hostname_checks_common_name = False
-    except (AttributeError, NotImplementedError, ValueError):  # pragma: no cover - old OpenSSL
-        pass
     # Go accepts any certificate of the pool as an anchor, self-signed or not.
     partial = getattr(ssl, "VERIFY_X509_PARTIAL_CHAIN", None)
     if partial is not None:
