@@ -66,6 +66,19 @@ def same_spec(kind, left, right):
     return canonical_spec(kind, left) == canonical_spec(kind, right)
 
 
+def running_matches(kind, running_spec, declared_spec):
+    """Whether the running site runs what is declared.
+
+    A field the running Skupper does not know never reaches its runtime file (its Go
+    structs drop it), so a declared field that the kind does not model and the running
+    spec lacks says nothing about a pending reload.
+    """
+    running_spec = running_spec or {}
+    declared = dict((key, value) for key, value in (declared_spec or {}).items()
+                    if key in running_spec or kind.field_by_key(key) is not None)
+    return same_spec(kind, running_spec, declared)
+
+
 def differing_keys(kind, left, right):
     """Spec keys whose canonical values differ, sorted: for messages and warnings."""
     left, right = canonical_spec(kind, left), canonical_spec(kind, right)

@@ -551,7 +551,7 @@ class SystemSiteBackend(Backend):
                                           "when read); its status follows" % self._relative(
                                               namespace, self._runtime_path(kind, namespace, name))}}
         # Skupper writes with omitempty: compare as it would write the input (comparison.py).
-        if desired_spec is not None and not comparison.same_spec(kind, running.get("spec"), desired_spec):
+        if desired_spec is not None and not comparison.running_matches(kind, running.get("spec"), desired_spec):
             previous = (running.get("status") or {})
             message = "reload pending: the running spec differs from input/resources (skupper system reload)"
             if previous.get("status") == "Error":
