@@ -117,6 +117,7 @@ def _observed(site, name, facts):
 
 def _networks(sites, links):
     """Connected sets of the sites, links taken both ways; a link counts unless it failed to be made."""
+    sites = sorted(set(sites))
     parent = dict((site, site) for site in sites)
 
     def root(site):
