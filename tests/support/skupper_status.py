@@ -267,6 +267,48 @@ def multikeylistener_status(mkl, connector_keys, error=None, now=None, configure
     return status
 
 
+NOT_OPERATIONAL = "Not operational"  # types.go operationalState(false): lower-case "operational"
+
+
+def link_status(link, operational=None, remote_site_id="", remote_site_name="", now=None, error=None):
+    """The status of a Link (``pkg/apis/skupper/v2alpha1/types.go`` ``SetConfigured``, ``SetOperational``).
+
+    ``operational=None``: only ``Configured`` (what a system site writes at render time,
+    ``pkg/nonkube/api/site_state.go`` ``linkMap``, and what Kubernetes keeps while the router has no
+    record of the link): the link reads ``Pending``/``Not Operational``. ``False``: ``Operational``
+    False/Pending/``Not operational`` (``SetOperational(false, "", "")``). ``True``: Ready, with
+    ``remoteSiteId`` and ``remoteSiteName`` (omitempty).
+    """
+    conditions = _Conditions(link, now)
+    conditions.set(CONFIGURED, configured_state(error))
+    if operational is not None:
+        conditions.set(OPERATIONAL, ready_state() if operational else pending_state(NOT_OPERATIONAL))
+    state = conditions.aggregate((CONFIGURED, OPERATIONAL))
+    conditions.set(READY_CONDITION, state)
+    status = _status(conditions, (CONFIGURED, READY_CONDITION, OPERATIONAL), state)
+    if remote_site_id:
+        status["remoteSiteId"] = remote_site_id
+    if remote_site_name:
+        status["remoteSiteName"] = remote_site_name
+    return status
+
+
+def router_access_status(access, endpoints=(), now=None):
+    """The status of a link-access RouterAccess after ``skupper system start/reload``:
+    ``CreateLinkAccessesCertificates`` sets ``Configured`` (``pkg/nonkube/api/site_state.go``), then
+    ``fs_config_renderer.go`` ``Render`` calls ``Resolve`` with every site endpoint of the group
+    ``skupper-router`` (types.go ``UpdateEndpointsForGroup``): ``Resolved`` Ready when there is one."""
+    conditions = _Conditions(access, now)
+    conditions.set(CONFIGURED, ready_state())
+    conditions.set(RESOLVED, ready_state() if endpoints else pending_state(PENDING))
+    state = conditions.aggregate((CONFIGURED, RESOLVED))
+    conditions.set(READY_CONDITION, state)
+    status = _status(conditions, (CONFIGURED, READY_CONDITION, RESOLVED), state)
+    if endpoints:
+        status["endpoints"] = [dict(endpoint, group="skupper-router") for endpoint in endpoints]
+    return status
+
+
 def site_needs_resolution(site):
     link_access = (site.get("spec") or {}).get("linkAccess")
     return bool(link_access) and link_access != "none"

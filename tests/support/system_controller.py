@@ -95,12 +95,16 @@ What it leaves out
   a mapping, the start refusal of a started site, the platform refusal.
 """
 
+import base64
 import copy
+import datetime
+import hashlib
 import ipaddress
 import json
 import os
 import re
 import shutil
+import socket
 import time
 import uuid
 
@@ -124,6 +128,9 @@ MARSHAL_ORDER = ("Site", "Listener", "Connector", "RouterAccess", "Link", "Acces
 PLATFORMS = ("podman", "docker", "linux")
 DEFAULT_NAMESPACE = "default"
 RACY_ENV = "SKUPPER_DOUBLE_RACY_WRITES"
+NETWORK_ENV = "SKUPPER_DOUBLE_NETWORK_DIR"  # TEST-ONLY: the folder of the network registry (see the docstring)
+INTER_ROUTER_PORT, EDGE_PORT = 55671, 45671  # internal/utils/access.go AllocateRouterAccessPorts
+SITE_CA = "skupper-site-ca"  # pkg/nonkube/api/site_state.go CreateLinkAccessesCertificates
 RESOURCE_FILE = re.compile(r"^([A-Z][a-zA-Z]*)-(.+)\.yaml$")  # runtime/resources: <Kind>-<name>.yaml
 
 # internal/nonkube/common/site_state_validator.go
@@ -511,13 +518,21 @@ _SPEC_FIELDS = {
                   ("exposePodsByName", False), ("includeNotReadyPods", False), ("settings", False)),
     "MultiKeyListener": (("host", True), ("port", True), ("tlsCredentials", False), ("requireClientCert", False),
                          ("settings", False), ("strategy", True), ("observer", False)),
+    "Link": (("endpoints", True), ("tlsCredentials", False), ("cost", False), ("settings", False)),
+    "RouterAccess": (("accessType", False), ("roles", True), ("tlsCredentials", True),
+                     ("generateTlsCredentials", False), ("issuer", False), ("bindHost", False),
+                     ("subjectAlternativeNames", False), ("settings", False)),
 }
-_ZERO = {"routingKey": "", "host": "", "port": 0, "strategy": {}}
+# required fields: their zero value (Go nil slices are null)
+_ZERO = {"routingKey": "", "host": "", "port": 0, "strategy": {}, "endpoints": None, "roles": None,
+         "tlsCredentials": ""}
 _STATUS_FIELDS = {
     "Site": ("endpoints", "sitesInNetwork", "network", "defaultIssuer", "controller"),
     "Listener": ("hasMatchingConnector",),
     "Connector": ("selectedPods", "hasMatchingListener"),
     "MultiKeyListener": ("hasDestination", "strategy"),
+    "Link": ("remoteSiteId", "remoteSiteName"),
+    "RouterAccess": ("endpoints",),
 }
 # k8s.io/apimachinery ObjectMeta (every field omitempty; creationTimestamp is a struct: null when zero)
 _META_FIELDS = ("name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
@@ -583,6 +598,11 @@ def marshal(obj):
         value = spec_in.get(field)
         if field == "strategy":
             value = _marshal_strategy(value)
+        elif field == "endpoints" and isinstance(value, list):  # types.go Endpoint: every field omitempty
+            value = [_omit_empty(item or {}, ("name", "host", "port", "group")) for item in value]
+        elif field == "roles" and isinstance(value, list):  # RouterAccessRole: name always, port omitempty
+            value = [dict({"name": (item or {}).get("name") or ""}, **_omit_empty(item or {}, ("port",)))
+                     for item in value]
         if required:
             spec[field] = _ZERO[field] if value is None else value
         elif not _empty(value):
@@ -611,6 +631,453 @@ def marshal(obj):
 def marshal_text(obj):
     """YAML of :func:`marshal`, keys sorted (Go's JSON turned into YAML by sigs.k8s.io/yaml)."""
     return yaml.safe_dump(marshal(obj), default_flow_style=False, sort_keys=True)
+
+
+# ---------------------------------------------------------------------------
+# Link access: RouterAccess, certificates and static links (fs_config_renderer.go createTokens)
+# ---------------------------------------------------------------------------
+
+def _interface_ipv4():
+    """IPv4 addresses of every interface (SIOCGIFCONF), in the kernel's order."""
+    import array  # pylint: disable=import-outside-toplevel
+    import fcntl  # pylint: disable=import-outside-toplevel
+    import struct  # pylint: disable=import-outside-toplevel
+    found = []
+    request_size = 40  # struct ifreq on 64-bit Linux
+    buffer = array.array("B", b"\0" * (request_size * 128))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            answer = fcntl.ioctl(sock.fileno(), 0x8912,  # SIOCGIFCONF
+                                 struct.pack("iL", len(buffer), buffer.buffer_info()[0]))
+        except OSError:
+            return found
+    size = struct.unpack("iL", answer)[0]
+    data = buffer.tobytes()[:size]
+    for offset in range(0, size, request_size):
+        found.append(socket.inet_ntoa(data[offset + 20:offset + 24]))
+    return found
+
+
+def _interface_ipv6():
+    """IPv6 addresses of every interface (``/proc/net/if_inet6``)."""
+    found = []
+    try:
+        with open("/proc/net/if_inet6", encoding="ascii") as handle:
+            for line in handle:
+                fields = line.split()
+                if fields:
+                    found.append(str(ipaddress.IPv6Address(int(fields[0], 16))))
+    except (OSError, ValueError):
+        pass
+    return found
+
+
+def interface_addresses():
+    """``net.InterfaceAddrs`` without loopback addresses, IPv4 first (``internal/utils/access.go``)."""
+    return [address for address in _interface_ipv4() + _interface_ipv6()
+            if not ipaddress.ip_address(address).is_loopback]
+
+
+def default_sans():
+    """``internal/utils/access.go`` GetSansByDefault: 0.0.0.0, ::, the host name, then the interface addresses."""
+    return ["0.0.0.0", "::", socket.gethostname()] + interface_addresses()
+
+
+def _has_link_role(access):
+    return any((role or {}).get("name") in _LINK_ACCESS_ROLES for role in _spec(access).get("roles") or [])
+
+
+def _next_free(port, taken):
+    """``internal/utils/tcp.go`` TcpPortNextFree, where "in use" means taken by another started site of this host."""
+    while port in taken:
+        port += 1
+    return port
+
+
+def allocate_router_access_ports(taken=()):
+    """``internal/utils/access.go`` AllocateRouterAccessPorts: (inter-router, edge) from 55671 and 45671."""
+    taken = set(taken)
+    inter_router = _next_free(INTER_ROUTER_PORT, taken)
+    edge = _next_free(EDGE_PORT, taken)
+    if edge == inter_router:
+        edge = _next_free(edge + 1, taken)
+    return inter_router, edge
+
+
+def _runtime_accesses(state, namespace, taken_ports):
+    """The RouterAccesses of the running site: those of the input, the one ``EnableLinkAccess``
+    (``site_state_renderer_common.go``) adds for a Site's ``linkAccess``, and ``tlsCredentials`` defaulted
+    to the access's name as ``CreateLinkAccessesCertificates`` (``pkg/nonkube/api/site_state.go``) does."""
+    accesses = copy.deepcopy(state["RouterAccess"])
+    site = next(iter(state["Site"].values()))
+    site_name = _meta_name(site)
+    if skupper_status.site_needs_resolution(site) and site_name not in accesses:
+        inter_router, edge = allocate_router_access_ports(taken_ports)
+        accesses[site_name] = {
+            "apiVersion": SKUPPER_API, "kind": "RouterAccess",
+            "metadata": {"name": site_name, "namespace": (site.get("metadata") or {}).get("namespace") or namespace},
+            "spec": {"roles": [{"name": "inter-router", "port": inter_router}, {"name": "edge", "port": edge}],
+                     "subjectAlternativeNames": default_sans()}}
+    for name, access in accesses.items():
+        if _has_link_role(access):
+            access.setdefault("spec", {})
+            access["spec"]["tlsCredentials"] = access["spec"].get("tlsCredentials") or name
+    return accesses
+
+
+def _crypto():
+    try:
+        from cryptography import x509  # pylint: disable=import-outside-toplevel
+        from cryptography.hazmat.primitives import hashes, serialization  # pylint: disable=import-outside-toplevel
+        from cryptography.hazmat.primitives.asymmetric import rsa  # pylint: disable=import-outside-toplevel
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        raise SystemSiteError("the skupper TEST DOUBLE needs the Python package cryptography to make the "
+                              "certificates of a site with link access", "render")
+    return x509, hashes, serialization, rsa, ExtendedKeyUsageOID, NameOID
+
+
+def _generate_secret(subject, hosts=(), issuer=None):
+    """``internal/certs/certs.go`` GenerateSecret: RSA 2048 (PKCS#1), CN ``subject``, 5 years, key
+    encipherment + digital signature, server and client auth; each host a DNS SAN (and an IP SAN when
+    it is an IP); self-signed CA (cert sign) without ``issuer``. Returns {file name: PEM text}."""
+    x509, hashes, serialization, rsa, usage, name_oid = _crypto()
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    name = x509.Name([x509.NameAttribute(name_oid.COMMON_NAME, subject)])
+    ips, dns = [], []
+    for host in hosts:
+        host = host.strip()
+        try:
+            ips.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            pass
+        dns.append(x509.DNSName(host))
+    if issuer is None:
+        issuer_name, issuer_key = name, key
+    else:
+        issuer_cert = x509.load_pem_x509_certificate(issuer["tls.crt"].encode("ascii"))
+        issuer_key = serialization.load_pem_private_key(issuer["tls.key"].encode("ascii"), password=None)
+        issuer_name = issuer_cert.subject
+    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer_name)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=5 * 365))
+               .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), critical=True)
+               .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=True,
+                                            key_cert_sign=issuer is None, crl_sign=False, content_commitment=False,
+                                            data_encipherment=False, key_agreement=False, encipher_only=False,
+                                            decipher_only=False), critical=True)
+               .add_extension(x509.ExtendedKeyUsage([usage.SERVER_AUTH, usage.CLIENT_AUTH]), critical=False))
+    if dns:
+        builder = builder.add_extension(x509.SubjectAlternativeName(dns + ips), critical=False)
+    cert = builder.sign(issuer_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode("ascii")
+    files = {"tls.crt": cert,
+             "tls.key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                          serialization.NoEncryption()).decode("ascii")}
+    files["ca.crt"] = cert if issuer is None else issuer["tls.crt"]  # certs.go: the CA's tls.crt
+    return files
+
+
+def _read_files(folder):
+    try:
+        names = sorted(os.listdir(folder))
+    except FileNotFoundError:
+        return None
+    files = {}
+    for name in names:
+        with open(os.path.join(folder, name), encoding="utf-8") as handle:
+            files[name] = handle.read()
+    return files
+
+
+def _write_files(folder, files):
+    os.makedirs(folder, exist_ok=True)
+    for name, text in sorted(files.items()):
+        path = os.path.join(folder, name)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(path, 0o640)  # fs_config_renderer.go writeSecretFiles: 0640
+
+
+def _issuer(home, name):
+    """A CA under ``runtime/issuers/<name>``: kept when it exists (``writeSecretFilesIgnore`` with
+    ignoreExisting; ``CleanupNamespaceForReload`` never removes runtime/issuers), else made."""
+    folder = os.path.join(home, "runtime", "issuers", name)
+    files = _read_files(folder)
+    if files and "tls.crt" in files and "tls.key" in files:
+        return files
+    files = _generate_secret(name)
+    _write_files(folder, files)
+    return files
+
+
+def _connect_json(port=5671):
+    """fs_config_renderer.go connectJson, for the skupper-local RouterAccess (port 5671: see the docstring)."""
+    return ('\n{\n    "scheme": "amqps",\n    "host": "127.0.0.1",\n    "port": "%d",\n    "tls": {\n'
+            '        "ca": "/etc/messaging/ca.crt",\n        "cert": "/etc/messaging/tls.crt",\n'
+            '        "key": "/etc/messaging/tls.key",\n        "verify": true\n    }\n}\n' % port)
+
+
+def _certificate_hosts(cert_pem):
+    """IP SANs, then DNS SANs, of a certificate (as ``pkg/nonkube/api/token.go`` CreateTokens reads them)."""
+    x509 = _crypto()[0]
+    cert = x509.load_pem_x509_certificate(cert_pem.encode("ascii"))
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return [], []
+    return [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)], list(sans.get_values_for_type(x509.DNSName))
+
+
+def token_hosts(access, server_cert_pem):
+    """``pkg/nonkube/api/token.go`` CreateTokens: bindHost (default 127.0.0.1), the server certificate's IP
+    SANs, then its DNS SANs (each once); with none, the RouterAccess's subjectAlternativeNames."""
+    spec = _spec(access)
+    hosts = [spec.get("bindHost") or "127.0.0.1"]
+    ips, names = _certificate_hosts(server_cert_pem) if server_cert_pem else ([], [])
+    for host in ips + names:
+        if host and host not in hosts:
+            hosts.append(host)
+    if len(hosts) == 1 and spec.get("subjectAlternativeNames"):
+        hosts += list(spec["subjectAlternativeNames"])
+    return hosts
+
+
+def _b64(text):
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def static_link_text(access, host, client_files):
+    """``pkg/nonkube/api/token.go`` CreateTokens and Token.Marshal: ``---``, the Secret ``link-<access>``
+    (no namespace), ``---``, the Link ``link-<access>`` (cost 1, the ports as strings, group "" left out by
+    omitempty), each as the Kubernetes YAML serializer writes it (keys sorted, ``creationTimestamp: null``,
+    the Link's ``status: {}``)."""
+    name = "link-%s" % _meta_name(access)
+    ports = {(role or {}).get("name"): (role or {}).get("port") for role in _spec(access).get("roles") or []}
+    endpoints = [{"host": host, "name": role, "port": str(ports[role])}
+                 for role in ("inter-router", "edge") if ports.get(role)]
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"creationTimestamp": None, "name": name},
+              "type": "kubernetes.io/tls", "data": {key: _b64(value) for key, value in sorted(client_files.items())}}
+    link = {"apiVersion": SKUPPER_API, "kind": "Link", "metadata": {"creationTimestamp": None, "name": name},
+            "spec": {"cost": 1, "endpoints": endpoints, "tlsCredentials": name}, "status": {}}
+    return "".join("---\n" + yaml.safe_dump(obj, default_flow_style=False, sort_keys=True, width=1 << 30)
+                   for obj in (secret, link))
+
+
+def _render_link_access(home, accesses):
+    """Certificates (``createTlsCertificates``) and static links (``createTokens``) of every RouterAccess with
+    an inter-router or edge role. Returns ``{access name: [(role, host, port)]}`` (the link endpoints) and
+    the fingerprints of the CAs that sign them."""
+    endpoints, cas = {}, set()
+    for name in sorted(accesses):
+        access = accesses[name]
+        if not _has_link_role(access):
+            continue
+        spec = _spec(access)
+        issuer = _issuer(home, spec.get("issuer") or SITE_CA)
+        cas.add(pem_fingerprint(issuer["tls.crt"]))
+        cert_name = spec["tlsCredentials"]
+        hosts = list(spec.get("subjectAlternativeNames") or [])
+        if spec.get("bindHost") and spec["bindHost"] not in hosts:
+            hosts.append(spec["bindHost"])
+        server = _generate_secret(name, hosts, issuer)
+        _write_files(os.path.join(home, "runtime", "certs", cert_name), server)
+        client = _generate_secret("client-%s" % cert_name, (), issuer)
+        client["connect.json"] = _connect_json()
+        _write_files(os.path.join(home, "runtime", "certs", "client-%s" % cert_name), client)
+        ports = [((role or {}).get("name"), (role or {}).get("port")) for role in spec.get("roles") or []
+                 if (role or {}).get("name") in _LINK_ACCESS_ROLES and (role or {}).get("port")]
+        if not ports:
+            continue  # token.go CreateTokens: no inter-router and no edge port, no token
+        endpoints[name] = []
+        for host in token_hosts(access, server["tls.crt"]):
+            path = os.path.join(home, "runtime", "links", "link-%s-%s.yaml" % (name, host))
+            with open(path, "w", encoding="utf-8") as handle:  # os.WriteFile, 0644
+                handle.write(static_link_text(access, host, client))
+            endpoints[name] += [(role, host, str(port)) for role, port in ports]
+    return endpoints, sorted(cas)
+
+
+def pem_fingerprint(text):
+    """A fingerprint of the first certificate of a PEM text (sha256 of its base64 body), or None."""
+    match = re.search(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", text or "", re.S)
+    if not match:
+        return None
+    return hashlib.sha256("".join(match.group(1).split()).encode("ascii")).hexdigest()
+
+
+def _secret_ca(secret):
+    data = (secret or {}).get("data") or {}
+    try:
+        return pem_fingerprint(base64.b64decode(data.get("ca.crt") or "").decode("ascii", "replace"))
+    except (ValueError, TypeError):
+        return None
+
+
+# ---------------------------------------------------------------------------
+# The TEST-ONLY network registry ($SKUPPER_DOUBLE_NETWORK_DIR)
+# ---------------------------------------------------------------------------
+
+def network_dir(explicit=None):
+    """The registry folder: ``explicit``, else ``$SKUPPER_DOUBLE_NETWORK_DIR``, else None (no registry)."""
+    return explicit or os.environ.get(NETWORK_ENV) or None
+
+
+def _safe(text):
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text or "")
+
+
+def record_path(directory, data_home, namespace, hostname=None):
+    """``<registry>/system_<hostname>_<namespace>_<hash of the data home>.yaml``."""
+    digest = hashlib.sha256(os.path.realpath(os.fspath(data_home)).encode("utf-8")).hexdigest()[:12]
+    return os.path.join(directory, "system_%s_%s_%s.yaml" % (_safe(hostname or socket.gethostname()),
+                                                              _safe(namespace), digest))
+
+
+class _NetworkLock:
+    """An exclusive lock of one host name's port allocation in the registry (fcntl, across processes)."""
+
+    def __init__(self, directory, hostname):
+        self.path = os.path.join(directory, ".lock-%s" % _safe(hostname))
+        self.handle = None
+
+    def __enter__(self):
+        import fcntl  # pylint: disable=import-outside-toplevel
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        self.handle = open(self.path, "a", encoding="utf-8")  # pylint: disable=consider-using-with
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc_info):
+        self.handle.close()  # releases the lock
+
+
+def read_network(directory):
+    """Every site record of the registry (a list of dicts, by file name); unreadable records are skipped."""
+    records = []
+    try:
+        names = sorted(os.listdir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return records
+    for name in names:
+        if not name.endswith(".yaml"):
+            continue
+        try:
+            with open(os.path.join(directory, name), encoding="utf-8") as handle:
+                record = yaml.safe_load(handle)
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(record, dict) and record.get("key"):
+            records.append(record)
+    return records
+
+
+def write_record(directory, record):
+    """Write one site record atomically (readers on other hosts never see half of it)."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, record["key"] + ".yaml")
+    temp = "%s.tmp-%d" % (path, os.getpid())
+    with open(temp, "w", encoding="utf-8") as handle:
+        handle.write(yaml.safe_dump(record, default_flow_style=False, sort_keys=True))
+    os.replace(temp, path)
+    return path
+
+
+def remove_record(directory, key):
+    try:
+        os.unlink(os.path.join(directory, key + ".yaml"))
+    except FileNotFoundError:
+        pass
+
+
+def _local_only(host):
+    """Loopback and wildcard addresses reach only the host they are used on."""
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def link_peer(record, link, records):
+    """The record of the site a link of ``record`` reaches, or None.
+
+    ``internal/site/link.go`` Apply: an interior site uses the link's ``inter-router`` endpoint, an edge
+    site its ``edge`` endpoint; the link comes up when that (host, port) is a link endpoint of the same
+    role of another started site (a loopback or wildcard host only on the same host name), and, when
+    the link's Secret has a ``ca.crt``, that CA is one the peer signs its link access with.
+    """
+    role = "edge" if record.get("edge") else "inter-router"
+    target = next((e for e in link.get("endpoints") or [] if e.get("name") == role), None)
+    if not target:
+        return None
+    host, port = target.get("host"), str(target.get("port") or "")
+    for other in records:
+        if other.get("key") == record.get("key"):
+            continue
+        if _local_only(host) and other.get("hostname") != record.get("hostname"):
+            continue
+        if not any(e.get("role") == role and e.get("host") == host and str(e.get("port")) == port
+                   for e in other.get("endpoints") or []):
+            continue
+        if link.get("ca") and other.get("cas") and link["ca"] not in other["cas"]:
+            continue
+        return other
+    return None
+
+
+def connected_keys(records, start_key):
+    """Keys of the records reachable from ``start_key`` over links that come up (links route both ways)."""
+    by_key = {record["key"]: record for record in records}
+    neighbours = {key: set() for key in by_key}
+    for record in records:
+        for link in record.get("links") or []:
+            peer = link_peer(record, link, records)
+            if peer is not None:
+                neighbours[record["key"]].add(peer["key"])
+                neighbours[peer["key"]].add(record["key"])
+    seen, todo = set(), [start_key]
+    while todo:
+        key = todo.pop()
+        if key in seen or key not in by_key:
+            continue
+        seen.add(key)
+        todo.extend(neighbours[key] - seen)
+    return seen
+
+
+def network_routing_keys(records, keys):
+    """(connector keys, listener keys) declared by the records whose key is in ``keys``."""
+    connectors, listeners = set(), set()
+    for record in records:
+        if record["key"] in keys:
+            connectors |= set(record.get("connector_keys") or ())
+            listeners |= set(record.get("listener_keys") or ())
+    return connectors, listeners
+
+
+def _site_record(key, state, site_id, namespace, data_home, hostname, link_endpoints, cas, accesses):
+    site = next(iter(state["Site"].values()))
+    links = []
+    for name in sorted(state["Link"]):
+        link = state["Link"][name]
+        links.append({"name": name, "endpoints": [
+            {"name": (e or {}).get("name"), "host": (e or {}).get("host"), "port": str((e or {}).get("port") or "")}
+            for e in _spec(link).get("endpoints") or []],
+            "ca": _secret_ca(state["Secret"].get(_spec(link).get("tlsCredentials") or ""))})
+    ports = sorted({(role or {}).get("port") for access in accesses.values()
+                    for role in _spec(access).get("roles") or [] if (role or {}).get("port")})
+    return {"key": key, "double": "system", "site_name": _meta_name(site), "site_id": site_id,
+            "namespace": namespace, "hostname": hostname, "data_home": os.path.realpath(os.fspath(data_home)),
+            "edge": bool(_spec(site).get("edge")), "cas": cas, "ports": ports,
+            "endpoints": [{"router_access": name, "role": role, "host": host, "port": port}
+                          for name in sorted(link_endpoints) for role, host, port in link_endpoints[name]],
+            "connector_keys": sorted(skupper_status.connector_keys(state["Connector"].values())),
+            "listener_keys": sorted(skupper_status.listener_keys(state["Listener"].values(),
+                                                                 state["MultiKeyListener"].values())),
+            "links": links}
 
 
 # ---------------------------------------------------------------------------
@@ -650,18 +1117,11 @@ def write_in_place(path, text, racy_pause=None):
 
 
 def _site_endpoints(state):
-    """``fs_config_renderer.go`` Render: an endpoint per router-access role other than ``normal``."""
-    accesses = dict(state["RouterAccess"])
-    site = next(iter(state["Site"].values()))
-    link_access = _spec(site).get("linkAccess")
-    site_name = _meta_name(site)
-    if link_access and link_access != "none" and site_name not in accesses:
-        # site_state_renderer_common.go EnableLinkAccess (utils/access.go default ports)
-        accesses[site_name] = {"spec": {"roles": [{"name": "inter-router", "port": 55671},
-                                                  {"name": "edge", "port": 45671}]}}
+    """``fs_config_renderer.go`` Render: an endpoint per router-access role other than ``normal``, for the
+    RouterAccesses of the running site (``state`` already holds the one ``EnableLinkAccess`` adds)."""
     endpoints = []
-    for name in sorted(accesses):
-        spec = _spec(accesses[name])
+    for name in sorted(state["RouterAccess"]):
+        spec = _spec(state["RouterAccess"][name])
         for role in spec.get("roles") or []:
             if (role or {}).get("name") != "normal":
                 endpoints.append(_omit_empty({"name": "%s-%s" % (name, role.get("name")),
@@ -701,7 +1161,30 @@ def _statuses(state, network_connector_keys, network_listener_keys, controller_r
     return lists, settled
 
 
-def _write_state(directory, state, statuses_by_plural, racy_pause):
+def _other_statuses(state, link_peers, now):
+    """Link and link-access RouterAccess statuses: ``{(kind, name): status}``.
+
+    ``link_peers``: None at render time (``linkMap`` SetConfigured only), else ``{link name: peer record or
+    None}`` from the system controller (``UpdateStatus``: SetOperational, false for a link with no record).
+    """
+    statuses = {}
+    endpoints = _site_endpoints(state)
+    for name in sorted(state["RouterAccess"]):
+        if _has_link_role(state["RouterAccess"][name]):
+            statuses[("RouterAccess", name)] = skupper_status.router_access_status(
+                state["RouterAccess"][name], endpoints, now)
+    for name in sorted(state["Link"]):
+        link = {k: v for k, v in state["Link"][name].items() if k != "status"}
+        if link_peers is None:
+            statuses[("Link", name)] = skupper_status.link_status(link, None, now=now)
+            continue
+        peer = link_peers.get(name)
+        statuses[("Link", name)] = skupper_status.link_status(
+            link, peer is not None, (peer or {}).get("site_id") or "", (peer or {}).get("site_name") or "", now)
+    return statuses
+
+
+def _write_state(directory, state, statuses_by_plural, racy_pause, other_statuses=None):
     written = []
     for kind in MARSHAL_ORDER:
         plural = STATUS_KINDS.get(kind)
@@ -709,6 +1192,8 @@ def _write_state(directory, state, statuses_by_plural, racy_pause):
             obj = copy.deepcopy(state[kind][name])
             if plural is not None:
                 obj["status"] = statuses_by_plural[plural][name]
+            elif (kind, name) in (other_statuses or {}):
+                obj["status"] = other_statuses[(kind, name)]
             else:
                 obj.pop("status", None)
             path = os.path.join(directory, "%s-%s.yaml" % (kind, name))
@@ -725,10 +1210,20 @@ def _site_id(home):
         return None
 
 
+class _NoLock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+
 def _render(data_home, namespace, state, network_connector_keys, network_listener_keys, controller_running,
-            now, racy_pause):
+            now, racy_pause, registry=None):
     home = namespace_home(data_home, namespace)
     previous_site_id = _site_id(home)
+    hostname = socket.gethostname()
+    key = os.path.splitext(os.path.basename(record_path(registry or ".", data_home, namespace, hostname)))[0]
     # fs_config_renderer.go CleanupNamespaceForReload: these folders are removed and made again
     for folder in ("runtime/router", "runtime/certs", "runtime/resources", "runtime/links", "internal/scripts",
                    "internal/snapshot"):
@@ -740,6 +1235,7 @@ def _render(data_home, namespace, state, network_connector_keys, network_listene
     site_name = next(iter(state["Site"]))
     # compat/ and linux/site_state_renderer.go loadExistingSiteId: a reload keeps the site id of the router config
     site_id = previous_site_id or str(uuid.uuid4())
+    loaded = state
     state = copy.deepcopy(state)
     site_meta = state["Site"][site_name].setdefault("metadata", {})
     site_meta["uid"] = site_meta.get("uid") or site_id  # api/site_state.go MarshalSiteState: the Site's UID
@@ -751,14 +1247,35 @@ def _render(data_home, namespace, state, network_connector_keys, network_listene
     write_in_place(os.path.join(scripts, "stop.sh"), "#!/bin/sh\n# placeholder (system_controller TEST DOUBLE)\n", 0)
     write_in_place(os.path.join(scripts, "skupper-%s.service" % namespace),
                    "# placeholder unit (system_controller TEST DOUBLE)\n", 0)
+    with (_NetworkLock(registry, hostname) if registry else _NoLock()):
+        others = [r for r in read_network(registry) if r.get("key") != key] if registry else []
+        # AllocateRouterAccessPorts probes ports: those the other started sites of this host bind are taken
+        # (the site's own router is stopped before a reload renders, so its own ports are free again)
+        taken = {port for r in others if r.get("hostname") == hostname for port in r.get("ports") or ()}
+        state["RouterAccess"] = _runtime_accesses(state, namespace, taken)
+        link_endpoints, cas = _render_link_access(home, state["RouterAccess"])
+        record = _site_record(key, state, site_id, namespace, data_home, hostname, link_endpoints, cas,
+                              state["RouterAccess"])
+        if registry:
+            write_record(registry, record)
     # MarshalSiteStates: the loaded state to internal/snapshot, the runtime state with render-time status
     lists, rendered = _statuses(state, None, None, False, now)
     by_plural = {plural: {_meta_name(o): {} for o in objs} for plural, objs in lists.items()}
-    _write_state(os.path.join(home, "internal", "snapshot"), state, by_plural, 0)
-    written = _write_state(runtime_dir(data_home, namespace), state, rendered, racy_pause)
+    _write_state(os.path.join(home, "internal", "snapshot"), loaded, by_plural, 0)
+    written = _write_state(runtime_dir(data_home, namespace), state, rendered, racy_pause,
+                           _other_statuses(state, None, now))
     if controller_running:
+        records = others + [record]
+        component = connected_keys(records, key)
+        network_connectors, network_listeners = network_routing_keys(records, component)
+        if network_connector_keys is None:
+            network_connector_keys = network_connectors
+        if network_listener_keys is None:
+            network_listener_keys = network_listeners
+        peers = {link["name"]: link_peer(record, link, records) for link in record["links"]}
         _lists, settled = _statuses(state, network_connector_keys, network_listener_keys, True, now)
-        _write_state(runtime_dir(data_home, namespace), state, settled, racy_pause)
+        _write_state(runtime_dir(data_home, namespace), state, settled, racy_pause,
+                     _other_statuses(state, peers, now))
     return written
 
 
@@ -778,21 +1295,17 @@ def _prepare(data_home, namespace, network_connector_keys, network_listener_keys
     state = load_input(data_home, namespace)
     check_namespace(state, namespace)
     validate(state, load_runtime(data_home, namespace))  # compat/ and linux/site_state_renderer.go Render
-    if controller_running:
-        if network_connector_keys is None:
-            network_connector_keys = skupper_status.connector_keys(state["Connector"].values())
-        if network_listener_keys is None:
-            network_listener_keys = skupper_status.listener_keys(state["Listener"].values(),
-                                                                 state["MultiKeyListener"].values())
     return state, network_connector_keys, network_listener_keys
 
 
 def reload_site(data_home, namespace=DEFAULT_NAMESPACE, network_connector_keys=None, network_listener_keys=None,
-                controller_running=True, now=None, platform=None, racy_pause=None):
+                controller_running=True, now=None, platform=None, racy_pause=None, registry=None):
     """Play ``skupper system reload`` (and the system controller's status update); returns the paths written.
 
     ``network_connector_keys`` (routing keys with a connector anywhere in the
-    network) defaults to this site's own connectors; ``network_listener_keys``
+    network) defaults to the connectors of the sites linked to this one in the
+    network registry (``registry``, default ``$SKUPPER_DOUBLE_NETWORK_DIR``;
+    without one: this site's own connectors); ``network_listener_keys``
     likewise. With ``controller_running=False`` (no system controller) the files
     carry the render-time status and no network keys may be given. A namespace
     never started is rendered as a start (``bootstrap.go``), with ``platform``.
@@ -800,11 +1313,11 @@ def reload_site(data_home, namespace=DEFAULT_NAMESPACE, network_connector_keys=N
     """
     if not is_started(data_home, namespace) and _platform_of(data_home, namespace) is None:
         return start_site(data_home, namespace, platform, network_connector_keys, network_listener_keys,
-                          controller_running, now, racy_pause)
+                          controller_running, now, racy_pause, registry)
     state, connectors, listeners = _prepare(data_home, namespace, network_connector_keys, network_listener_keys,
                                             controller_running)
-    return _render(data_home, namespace, state, connectors or set(), listeners or set(), controller_running, now,
-                   racy_pause)
+    return _render(data_home, namespace, state, connectors, listeners, controller_running, now, racy_pause,
+                   network_dir(registry))
 
 
 def reload_network(sites, controller_running=True, now=None):
@@ -825,11 +1338,11 @@ def reload_network(sites, controller_running=True, now=None):
 
 
 def start_site(data_home, namespace=DEFAULT_NAMESPACE, platform=None, network_connector_keys=None,
-               network_listener_keys=None, controller_running=True, now=None, racy_pause=None):
+               network_listener_keys=None, controller_running=True, now=None, racy_pause=None, registry=None):
     """Play ``skupper system start``: refuse a started site, check the input, lay out the runtime.
 
     ``platform``: ``podman``, ``docker`` or ``linux`` (default ``$SKUPPER_PLATFORM``,
-    else ``podman``). Returns the runtime resource paths written.
+    else ``podman``). ``registry``: see :func:`reload_site`. Returns the runtime resource paths written.
     """
     platform = platform or os.environ.get("SKUPPER_PLATFORM") or "podman"
     if platform not in PLATFORMS:
@@ -845,11 +1358,11 @@ def start_site(data_home, namespace=DEFAULT_NAMESPACE, platform=None, network_co
     os.makedirs(os.path.join(home, "internal"), exist_ok=True)
     # fs_config_renderer.go Render: "platform: <platform>\n" (linux, podman or docker)
     write_in_place(os.path.join(home, "internal", "platform.yaml"), "platform: %s\n" % platform, 0)
-    return _render(data_home, namespace, state, connectors or set(), listeners or set(), controller_running, now,
-                   racy_pause)
+    return _render(data_home, namespace, state, connectors, listeners, controller_running, now, racy_pause,
+                   network_dir(registry))
 
 
-def stop_site(data_home, namespace=DEFAULT_NAMESPACE):
+def stop_site(data_home, namespace=DEFAULT_NAMESPACE, registry=None):
     """Play ``skupper system stop``: remove the WHOLE namespace home, ``input/`` included; True if it ran.
 
     Skupper's teardown (``internal/nonkube/bootstrap/teardown.go``, ``Teardown``)
@@ -857,9 +1370,14 @@ def stop_site(data_home, namespace=DEFAULT_NAMESPACE):
     removed; here: False), removes the router container and the systemd unit,
     then ``removeDefinition``: ``os.RemoveAll`` of ``<data home>/namespaces/<ns>``
     (every release 2.0.0 to 2.2.1 and main). Back ``input/`` up BEFORE stopping.
+    The site's record leaves the network registry (``registry``, default
+    ``$SKUPPER_DOUBLE_NETWORK_DIR``): its router is gone.
     """
     home = namespace_home(data_home, namespace)
     if not os.path.isfile(os.path.join(home, "internal", "platform.yaml")):
         return False
+    directory = network_dir(registry)
+    if directory:
+        remove_record(directory, os.path.splitext(os.path.basename(record_path(directory, data_home, namespace)))[0])
     shutil.rmtree(home)  # teardown.go removeDefinition: os.RemoveAll(namespace home)
     return True
