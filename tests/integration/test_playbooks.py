@@ -8,26 +8,123 @@ import yaml
 from tests.support.playbook import run_playbook
 
 
-def test_quickstart_creates_the_seed_listeners_and_reruns_unchanged(runner, tmp_path):
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SEED_KEYS = ["backend", "east-backend", "east-backend-http", "west-backend", "west-backend-http"]
+
+
+def path_without_skupper(env):
+    """The PATH of ``env`` without any folder that has a ``skupper``: a machine with no Skupper CLI."""
+    folders = [folder for folder in env.get("PATH", "").split(os.pathsep)
+               if folder and not os.path.exists(os.path.join(folder, "skupper"))]
+    return os.pathsep.join(folders)
+
+
+def namespace_home(home, site):
+    return home / "data-home" / "skupper" / "namespaces" / site
+
+
+def recap(stdout):
+    lines = stdout[stdout.index("PLAY RECAP"):].splitlines()[1:]
+    return dict((line.split()[0], dict(item.split("=") for item in line.split()[2:])) for line in lines if line.strip())
+
+
+def assert_unchanged(process):
+    assert process.returncode == 0, process.stdout[-6000:] + process.stderr[-3000:]
+    counts = recap(process.stdout)
+    assert set(counts) >= {"west", "east", "localhost"}, counts
+    assert all(host["changed"] == "0" and host["failed"] == "0" for host in counts.values()), counts
+
+
+def quickstart(runner, home, env):
+    return run_playbook(runner, "playbooks/quickstart.yml", "localhost,", "-e", "skupper_quickstart_home=%s" % home,
+                        env=env)
+
+
+def test_quickstart_without_a_cli_declares_the_network_and_reruns_unchanged(runner, tmp_path):
     home = tmp_path / "quickstart"
-    first = run_playbook(runner, "playbooks/quickstart.yml", "localhost,", "-e", "skupper_quickstart_home=%s" % home)
-    assert first.returncode == 0, first.stdout + first.stderr
-    resources = home / "data-home" / "skupper" / "namespaces" / "hello-world-west" / "input" / "resources"
-    assert sorted(os.listdir(str(resources))) == [
-        "Listener-backend.yaml", "MultiKeyListener-mkl-backend-priority.yaml", "MultiKeyListener-mkl-backend.yaml",
+    env = {"PATH": path_without_skupper(runner.env)}
+    first = quickstart(runner, home, env)
+    assert first.returncode == 0, first.stdout[-6000:] + first.stderr[-3000:]
+    assert "No Skupper CLI on the PATH: the sites are declared, not started" in first.stdout
+
+    west = namespace_home(home, "hello-world-west") / "input" / "resources"
+    east = namespace_home(home, "hello-world-east") / "input" / "resources"
+    assert sorted(os.listdir(str(west))) == [
+        "Connector-west-backend-http.yaml", "Connector-west-backend.yaml", "Listener-backend.yaml",
+        "MultiKeyListener-mkl-backend-priority.yaml", "MultiKeyListener-mkl-backend.yaml",
         "Site-hello-world-west.yaml"]
-    listener = yaml.safe_load((resources / "Listener-backend.yaml").read_text())
+    assert sorted(os.listdir(str(east))) == [
+        "Connector-backend.yaml", "Connector-east-backend-http.yaml", "Connector-east-backend.yaml",
+        "Site-hello-world-east.yaml"], "nothing is linked while the sites are not started"
+    listener = yaml.safe_load((west / "Listener-backend.yaml").read_text())
     assert listener["spec"] == {"routingKey": "backend", "host": "backend", "port": 8080}
+    assert yaml.safe_load((west / "Site-hello-world-west.yaml").read_text())["spec"]["linkAccess"] == "default"
+    assert not namespace_home(home, "hello-world-west").joinpath("runtime").exists(), "not started"
+
     report = json.loads((home / "skupper-fleet-report.json").read_text())
-    assert report["listeners_without_connector"] == [
-        "backend", "east-backend", "east-backend-http", "west-backend", "west-backend-http"]
     assert report["failed_hosts"] == []
+    assert report["listeners_without_connector"] == [] and report["connectors_without_listener"] == []
+    link, = report["links"]
+    assert (link["from"], link["to"], link["status"]) == (
+        "east/hello-world-east", "west/hello-world-west", "Pending")
+    assert "not started" in link["message"] and "nothing is linked yet" in link["message"]
+    # Declared, the link joins the two sites: every routing key has a listener and a connector in one network.
+    assert report["networks"] == [["east/hello-world-east", "west/hello-world-west"]]
+    assert report["unreachable_routing_keys"] == []
+    assert sorted(report["routing_keys"]) == SEED_KEYS
+    observed = report["routing_keys"]["backend"]["observed"]
+    assert {(item["site"], item["kind"], item["status"]) for item in observed} == {
+        ("west/hello-world-west", "listener", "Pending"), ("east/hello-world-east", "connector", "Pending")}
+    assert all(item["message"].startswith("site not initialized") for item in observed), observed
     assert "backend                  Listener          Pending  backend (no connector)" in first.stdout
 
-    second = run_playbook(runner, "playbooks/quickstart.yml", "localhost,", "-e", "skupper_quickstart_home=%s" % home)
-    assert second.returncode == 0, second.stdout + second.stderr
-    recap = second.stdout[second.stdout.index("PLAY RECAP"):]
-    assert "changed=0" in recap and "changed=1" not in recap and "failed=0" in recap
+    assert_unchanged(quickstart(runner, home, env))
+
+
+def test_quickstart_with_a_cli_starts_and_links_the_sites_and_reruns_unchanged(runner, tmp_path):
+    """With the Skupper CLI double (tests/bin/skupper) on the PATH, the sites start and east copies west's
+    static link; the double's network registry (SKUPPER_DOUBLE_NETWORK_DIR) makes the link Ready."""
+    home = tmp_path / "quickstart"
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    # The linux platform checks that the router is installed; the CLI double runs none.
+    (tools / "skrouterd").write_text("#!/bin/sh\nexit 0\n")
+    (tools / "skrouterd").chmod(0o755)
+    env = {"PATH": os.pathsep.join([os.path.join(ROOT, "tests", "bin"), str(tools), path_without_skupper(runner.env)]),
+           "SKUPPER_DOUBLE_NETWORK_DIR": str(tmp_path / "network")}
+    first = quickstart(runner, home, env)
+    assert first.returncode == 0, first.stdout[-6000:] + first.stderr[-3000:]
+    assert "Skupper CLI found at %s" % os.path.join(ROOT, "tests", "bin", "skupper") in first.stdout
+
+    west_home = namespace_home(home, "hello-world-west")
+    east_home = namespace_home(home, "hello-world-east")
+    static_link = west_home / "runtime" / "links" / "link-hello-world-west-127.0.0.1.yaml"
+    documents = list(yaml.safe_load_all(static_link.read_text()))
+    west_secret = [doc for doc in documents if doc and doc["kind"] == "Secret"][0]
+    west_link = [doc for doc in documents if doc and doc["kind"] == "Link"][0]
+    copied = [yaml.safe_load(path.read_text()) for path in (east_home / "input" / "resources").iterdir()]
+    link, = [doc for doc in copied if doc["kind"] == "Link"]
+    secret, = [doc for doc in copied if doc["kind"] == "Secret"]
+    assert link["metadata"]["name"] == "hello-world-west"
+    assert link["spec"]["endpoints"] == west_link["spec"]["endpoints"]
+    assert all(endpoint["host"] == "127.0.0.1" for endpoint in link["spec"]["endpoints"])
+    assert link["spec"]["tlsCredentials"] == secret["metadata"]["name"]
+    assert secret["data"] == west_secret["data"], "west's client certificate, copied as it is"
+    assert (east_home / "runtime" / "resources" / "Link-hello-world-west.yaml").exists(), "east was reloaded"
+
+    report = json.loads((home / "skupper-fleet-report.json").read_text())
+    assert report["failed_hosts"] == []
+    reported, = report["links"]
+    assert (reported["from"], reported["to"], reported["status"]) == (
+        "east/hello-world-east", "west/hello-world-west", "Ready"), reported
+    assert report["networks"] == [["east/hello-world-east", "west/hello-world-west"]]
+    assert report["unreachable_routing_keys"] == []
+    assert all(entry["reachable"] for entry in report["routing_keys"].values())
+    assert report["sites_with_links_down"] == {}
+    for value in list(west_secret["data"].values()):
+        assert value not in first.stdout and value not in first.stderr
+
+    assert_unchanged(quickstart(runner, home, env))
 
 
 def test_example_inventory_parses(runner):
@@ -54,7 +151,8 @@ def test_rollout_reports_even_when_a_whole_batch_is_down(runner, tmp_path):
     report = tmp_path / "report.json"
     process = run_playbook(runner, "playbooks/rollout.yml", inventory, "-e", "skupper_rollout_serial=1",
                            "-e", "skupper_rollout_report=%s" % report)
-    assert process.returncode == 0, process.stdout[-3000:]
+    assert process.returncode != 0, "a failed host fails the run, once its report is written"
     written = json.loads(report.read_text())
     assert written["failed_hosts"] == ["gone"]
     assert "unreachable" in written["errors"]["gone"]
+    assert "the rollout failed on gone" in process.stdout
