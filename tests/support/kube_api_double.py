@@ -1729,6 +1729,14 @@ class _Linking:
         self._tokens_in_flight = set()
         self._link_operational = {}    # (namespace, name) -> (operational, remote id, remote name)
         self._namespaces_with_site = set()
+        #: the address the grant server binds to and names in grant urls (set before its first use), e.g.
+        #: the bridge address of an SSH fleet so that hosts in other network namespaces reach it
+        self.grant_server_host = "127.0.0.1"
+        #: TEST-ONLY network registry folder shared with the system-site double (None: the environment
+        #: variable SKUPPER_DOUBLE_NETWORK_DIR; see the class docstring)
+        self.network_dir = None
+        self._registry_written = set()  # keys of this double's records in the registry
+        self._auto_operational = set()  # (namespace, name) of Links the double saw come up
 
     # ---- the grant server ----------------------------------------------------
 
@@ -1914,6 +1922,7 @@ class _Linking:
         for (plural, ns, secret_name) in self._store:
             if plural == "secrets":
                 secrets_by_ns.setdefault(ns, set()).add(secret_name)
+        records = self._network_records()
         for link in links:
             meta = link["metadata"]
             namespace, name = meta["namespace"], meta["name"]
@@ -1931,6 +1940,8 @@ class _Linking:
             if _set_condition(status, "Configured", _state(error), generation):
                 _set_ready(status, required, generation)
             switch = self._link_operational.get((namespace, name))
+            if switch is None and error is None:
+                switch = self._link_reaches(namespace, link, records)
             if switch is not None:
                 operational, remote_id, remote_name = switch
                 changed = False
@@ -1946,6 +1957,105 @@ class _Linking:
                 self.set_status("links", namespace, name, status, notify=False)
                 written += 1
         return written
+
+    # ---- the network: which link endpoints belong to a site the double knows -----
+
+    def _registry(self):
+        return _system_module().network_dir(self.network_dir)
+
+    def _record_key(self, namespace):
+        return "kubernetes_%s_%s" % (self.link_domain, namespace)
+
+    def _link_entry(self, namespace, link):
+        """A Link as the registry describes it: endpoints and the fingerprint of its Secret's ca.crt."""
+        spec = link.get("spec") or {}
+        secret = self._store.get(self._key("secrets", namespace, spec.get("tlsCredentials") or ""))
+        data = (secret or {}).get("data") or {}
+        try:
+            ca_text = base64.b64decode(data.get("ca.crt") or "").decode("ascii", "replace")
+        except (ValueError, TypeError):
+            ca_text = ""
+        return {"name": link["metadata"]["name"], "ca": _system_module().pem_fingerprint(ca_text),
+                "endpoints": [{"name": (e or {}).get("name"), "host": (e or {}).get("host"),
+                               "port": str((e or {}).get("port") or "")} for e in spec.get("endpoints") or []]}
+
+    def _own_records(self):
+        """One record per namespace with an active Site (the caller holds the lock), shaped as the
+        system-site double's registry records."""
+        records = []
+        server = self._grant_server
+        cas = [_system_module().pem_fingerprint(server.site_ca.pem)] if server is not None else []
+        namespaces = sorted({ns for (plural, ns, _n) in self._store if plural == "sites"})
+        for namespace in namespaces:
+            site = self._active_site(namespace)
+            by_plural = {}
+            for (plural, ns, _n), obj in sorted(self._store.items()):
+                if ns == namespace:
+                    by_plural.setdefault(plural, []).append(obj)
+            endpoints = []
+            for endpoint in self._site_endpoints(site):
+                role = "edge" if str(endpoint.get("name", "")).endswith("edge") else "inter-router"
+                endpoints.append({"role": role, "host": endpoint.get("host"), "port": str(endpoint.get("port"))})
+            records.append({
+                "key": self._record_key(namespace), "double": "kubernetes", "site_name": site["metadata"]["name"],
+                "site_id": site["metadata"].get("uid", ""), "namespace": namespace,
+                "hostname": "kubernetes:%s" % self.link_domain, "edge": bool((site.get("spec") or {}).get("edge")),
+                "cas": cas, "endpoints": endpoints,
+                "connector_keys": sorted(skupper_status.connector_keys(by_plural.get("connectors"))),
+                "listener_keys": sorted(skupper_status.listener_keys(by_plural.get("listeners"),
+                                                                     by_plural.get("multikeylisteners"))),
+                "links": [self._link_entry(namespace, link) for link in by_plural.get("links", ())]})
+        return records
+
+    def _network_records(self):
+        """This double's sites and, with a registry, every other site recorded there (the caller holds the
+        lock). With a registry the double's own records are written to it."""
+        own = self._own_records()
+        directory = self._registry()
+        if not directory:
+            return own
+        module = _system_module()
+        keys = {record["key"] for record in own}
+        for record in own:
+            module.write_record(directory, record)
+        for key in self._registry_written - keys:
+            module.remove_record(directory, key)
+        self._registry_written = keys
+        prefix = "kubernetes_%s_" % self.link_domain
+        return own + [r for r in module.read_network(directory) if not r["key"].startswith(prefix)]
+
+    def _forget_registry(self):
+        directory = self._registry()
+        if directory:
+            for key in self._registry_written:
+                _system_module().remove_record(directory, key)
+        self._registry_written = set()
+
+    def _link_reaches(self, namespace, link, records):
+        """(operational, remote id, remote name) for a Link from the endpoints the double knows, or None
+        to leave the Operational condition as it is (see the class docstring)."""
+        own = next((r for r in records if r["key"] == self._record_key(namespace)), None)
+        key = (namespace, link["metadata"]["name"])
+        peer = None
+        if own is not None:
+            peer = _system_module().link_peer(own, self._link_entry(namespace, link), records)
+        if peer is not None:
+            self._auto_operational.add(key)
+            return True, peer.get("site_id") or "", peer.get("site_name") or ""
+        if key in self._auto_operational:
+            status = link.get("status") or {}
+            return False, status.get("remoteSiteId", ""), status.get("remoteSiteName", "")
+        return None
+
+    def _network_keys(self, records):
+        """Routing keys (connectors, listeners) of the registry sites linked to any site of this double."""
+        module = _system_module()
+        reached = set()
+        for record in records:
+            if record.get("double") == "kubernetes" and record["key"].startswith(
+                    "kubernetes_%s_" % self.link_domain):
+                reached |= module.connected_keys(records, record["key"])
+        return module.network_routing_keys(records, reached)
 
     def set_link_operational(self, namespace, name, operational=True, remote_site_name=None,
                              remote_site_id=None):
@@ -2158,6 +2268,15 @@ def _random_code(length):
     return "".join(secrets.choice(alphabet) for _unused in range(length))
 
 
+def _system_module():
+    """tests/support/system_controller.py (its network registry and link matching), imported on first use."""
+    try:
+        from . import system_controller as module
+    except ImportError:  # run as a script: this folder is on sys.path
+        import system_controller as module
+    return module
+
+
 def _grant_module():
     """tests/support/grant_server.py, imported on first use (it needs ``cryptography``)."""
     try:
@@ -2186,7 +2305,7 @@ def _make_grant_server(module, double):
 
     class _KubeGrantServer(module.GrantServer):
         def __init__(self):
-            super().__init__(host="127.0.0.1", port=0)
+            super().__init__(host=double.grant_server_host, port=0)
             self._local = threading.local()
 
         def _check_and_update(self, key, body):
@@ -2232,7 +2351,7 @@ class KubeApiDouble(_Linking):
     """
 
     def __init__(self, crds_installed=True, token=None, user=DEFAULT_USER, controller=False,
-                 skupper_version=DEFAULT_SKUPPER_VERSION):
+                 skupper_version=DEFAULT_SKUPPER_VERSION, grant_server_host=None, network_dir=None):
         self._lock = threading.RLock()
         #: the Skupper version whose CRDs and controller rules the double serves (see SKUPPER_RELEASES)
         self.skupper_version = str(skupper_version)
@@ -2284,6 +2403,10 @@ class KubeApiDouble(_Linking):
         self._controller_busy = 0
         self._controller_state = threading.Condition(threading.Lock())
         self._init_linking()  # AccessGrants, AccessTokens, Links: see _Linking
+        if grant_server_host:
+            self.grant_server_host = grant_server_host
+        if network_dir:
+            self.network_dir = network_dir
         for namespace in INITIAL_NAMESPACES:
             self.create_namespace(namespace, notify=False)
 
@@ -2306,6 +2429,7 @@ class KubeApiDouble(_Linking):
         self._cancel_controller_timer()
         self._stop_grant_server()
         with self._lock:
+            self._forget_registry()
             server, thread = self._server, self._thread
             self._server = self._thread = None
         if server is None:
@@ -2611,6 +2735,11 @@ class KubeApiDouble(_Linking):
                 network_listeners |= skupper_status.listener_keys(objs.get("listeners"),
                                                                   objs.get("multikeylisteners"))
             sites_in_network = len([ns for ns in active if by_namespace[ns].get("sites")])
+            if self._registry():
+                # TEST-ONLY registry: sites of other doubles linked to a site of this one
+                extra_connectors, extra_listeners = self._network_keys(self._network_records())
+                network_connectors |= extra_connectors
+                network_listeners |= extra_listeners
             written = 0
             for namespace in list(self._lead_listeners):
                 if namespace not in active:  # no Site: Skupper forgets the site and its leads
