@@ -188,7 +188,7 @@ def test_a_host_down_mid_rollout(fleet, inventory, runner, tmp_path):
     process = rollout(runner, inventory, report_path)
     thread.join()
     counts = recap(process.stdout)
-    assert process.returncode == 0, "a lost host is reported, not fatal to the run"
+    assert process.returncode != 0, "a lost host fails the run, once the report is written"
     assert counts[victim]["rescued"] != "0"
     for host in fleet.hosts:
         if host.name != victim:
