@@ -15,6 +15,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -471,5 +472,65 @@ def test_grant_server_on_another_address_is_named_in_the_grant_url():
                 assert tls.version() == "TLSv1.3"
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", double.grant_server.port), timeout=2).close()
-        expiry = datetime.datetime.strptime(status["expirationTime"], "%Y-%m-%dT%H:%M:%SZ")
-        assert expiry > datetime.datetime.utcnow()
+        expiry = datetime.datetime.strptime(status["expirationTime"], "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=datetime.timezone.utc)
+        assert expiry > datetime.datetime.now(datetime.timezone.utc)
+
+
+def grant_and_token(hub, spoke, grant_name, token_name, **grant_spec):
+    hub.put_object("accessgrants", "hub", {"apiVersion": API, "kind": "AccessGrant",
+                                           "metadata": {"name": grant_name, "namespace": "hub"}, "spec": grant_spec})
+    hub.run_controller()
+    status = hub.get_object("accessgrants", "hub", grant_name)["status"]
+    spoke.put_object("accesstokens", "spoke", {
+        "apiVersion": API, "kind": "AccessToken", "metadata": {"name": token_name, "namespace": "spoke"},
+        "spec": {"url": status["url"], "code": status["code"], "ca": status["ca"]}})
+    spoke.run_controller()
+    return status, spoke.get_object("accesstokens", "spoke", token_name)
+
+
+def test_redeemed_grant_link_comes_up_across_two_clusters_through_the_registry(registry):
+    """grants.go (the answer's Link on the hub's link endpoints, its Secret signed by the hub's site CA),
+    redeem.go, site.go NetworkStatusUpdated: with the shared registry the spoke's Link reaches the hub;
+    without it the two doubles do not know each other and the Link stays Pending."""
+    for shared in (None, registry):
+        with KubeApiDouble(controller=True, network_dir=shared) as hub, \
+                KubeApiDouble(controller=True, network_dir=shared) as spoke:
+            hub.create_namespace("hub")
+            hub.put_object("sites", "hub", site_obj("hub", "hub", linkAccess="default"))
+            spoke.create_namespace("spoke")
+            spoke.put_object("sites", "spoke", site_obj("spoke", "spoke"))
+            _status, token = grant_and_token(hub, spoke, "g", "to-hub")
+            assert token["status"]["redeemed"] is True
+            hub.run_controller()  # the hub's record (with its site CA) is written at its controller run
+            spoke.run_controller()
+            link = spoke.get_object("links", "spoke", "to-hub")["status"]
+            if shared:
+                assert (link["status"], link["remoteSiteName"]) == ("Ready", "hub")
+            else:
+                assert (link["status"], link["message"]) == ("Pending", "Not Operational")
+
+
+def test_expiration_window_and_redemptions_allowed_are_counted_over_time():
+    """grants.go checkGrant (expirationTime = now + expirationWindow) and checkAndUpdateAccessToken (expired:
+    404 "No such claim"; used up: 404 "No such access granted"; only the right code counts)."""
+    with KubeApiDouble(controller=True) as hub, KubeApiDouble(controller=True) as spoke:
+        hub.create_namespace("hub")
+        hub.put_object("sites", "hub", site_obj("hub", "hub", linkAccess="default"))
+        spoke.create_namespace("spoke")
+        spoke.put_object("sites", "spoke", site_obj("spoke", "spoke"))
+        status, first = grant_and_token(hub, spoke, "short", "first", expirationWindow="2s")
+        assert first["status"]["redeemed"] is True
+        expiry = datetime.datetime.strptime(status["expirationTime"], "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=datetime.timezone.utc)
+        left = (expiry - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+        assert 0 < left <= 3  # now + 2s, to the second
+        time.sleep(left + 1.1)
+        spoke.put_object("accesstokens", "spoke", {
+            "apiVersion": API, "kind": "AccessToken", "metadata": {"name": "late", "namespace": "spoke"},
+            "spec": {"url": status["url"], "code": status["code"], "ca": status["ca"]}})
+        spoke.run_controller()
+        late = spoke.get_object("accesstokens", "spoke", "late")["status"]
+        assert late["message"] == "Controller got failed response: 404 (Not Found) No such claim"
+        assert hub.get_object("accessgrants", "hub", "short")["status"]["redemptions"] == 1
+        assert sorted(o["metadata"]["name"] for o in spoke.list_objects("links", "spoke")) == ["first"]

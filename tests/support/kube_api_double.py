@@ -106,14 +106,22 @@ What it implements
   ``internal/kube/grants/`` and ``internal/kube/grants/redeem.go``): an
   AccessGrant gets ``url``, ``code``, ``ca``, ``expirationTime`` and conditions
   from a grant server double (``tests/support/grant_server.py``, real HTTPS with
-  TLS 1.3 on 127.0.0.1, started on first use: ``grant_server``) that counts
+  TLS 1.3 on ``grant_server_host``, default 127.0.0.1, started on first use:
+  ``grant_server``) that counts
   redemptions into ``status.redemptions``; an AccessToken in a namespace with a
   Site is redeemed by a real HTTPS POST (to this double's grant server or any
   other) and yields the Secret and Link(s) owned by the Site, with
-  ``redeemed: true``, or Skupper's Error message; Links get ``Configured``.
-  There is no router: no link is established, ``Operational`` only comes from
-  ``set_link_operational()``; ``resync_access_tokens()`` stands for the
-  informer resync that retries refused tokens.
+  ``redeemed: true``, or Skupper's Error message; Links get ``Configured``,
+  and ``Operational`` when their endpoint is a site the double knows (see
+  ``_Linking``; ``set_link_operational()`` overrides); ``resync_access_tokens()``
+  stands for the informer resync that retries refused tokens.
+* TEST-ONLY network registry (``network_dir``, default the environment variable
+  ``SKUPPER_DOUBLE_NETWORK_DIR``), shared with the system-site double
+  (``system_controller.py``): every controller run records each namespace with
+  a Site there (``kubernetes_<link_domain>_<namespace>.yaml``: its endpoints on
+  ``link_host``, the grant server's site CA, routing keys, Links), removes them
+  at ``stop()``, lets Links reach system sites recorded there and adds the
+  routing keys of the sites linked to this cluster to its network.
 
 What it leaves out (do not rely on these in tests)
 --------------------------------------------------
@@ -1699,12 +1707,28 @@ class _Linking:
       site in namespace``; on main after 2.2.1 also Error ``TLS credentials secret
       "<name>" not found`` (#2449). With no ``Operational`` condition the link
       reads Pending / ``Not Operational``.
+    * Link ``Operational`` (``site.go`` ``NetworkStatusUpdated`` ->
+      ``updateLinkOperationalCondition``, ``internal/network/network.go``): set
+      only from the router's link records, and a record exists only once the
+      link has a peer. The double: a Link whose endpoint of its role
+      (inter-router; edge from an edge Site, ``internal/site/link.go``) is the
+      host and port of a site it knows (a Site of this double: ``link_host(ns)``
+      or its ``status.endpoints``; with the registry, any site recorded there;
+      loopback hosts never leave the pod) and whose Secret's ``ca.crt``, when
+      it has one, is that site's CA, gets Operational True with
+      ``remoteSiteId``/``remoteSiteName``. A link to an unknown endpoint is never
+      touched: it stays Pending ``Not Operational``, never Error (issue 9 said
+      "Error otherwise": Skupper's source has no such rule). A link that was up
+      and whose peer is gone gets Operational False, Pending ``Not operational``
+      (the double's reading: the router keeps reporting the link, down).
+      ``set_link_operational(namespace, name, ...)`` overrides the rule
+      (``operational=None`` hands the link back to it).
+    * ``grant_server_host`` (constructor argument or attribute, before the
+      grant server's first use): the address the grant server binds and names
+      in grant urls, e.g. a fleet bridge address other network namespaces reach.
 
-    What it leaves out: there is no router, so no link is ever established and
-    ``Operational`` is never set by the double itself: a test sets it with
-    ``set_link_operational(namespace, name, ...)`` (``SetOperational``:
-    remoteSiteId, remoteSiteName, Operational True or Pending ``Not
-    operational``). No SecuredAccess or Certificate for the grant server
+    What it leaves out: there is no router, so no link is ever dialled; the
+    rule above stands for it. No SecuredAccess or Certificate for the grant server
     (``autoconfigure.go``): its url and CA exist at once; no ``skupper-site-ca``
     Secret is looked up (the grant server double signs with its own site CA, so
     ``Could not get issuer for requested certificate`` never happens); no

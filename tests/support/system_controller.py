@@ -13,7 +13,9 @@ Layout (``pkg/nonkube/api/environment.go``)::
         input/resources/**/*.yaml|*.yml        what the user (the collection) writes
         runtime/resources/<Kind>-<name>.yaml   the resources as running, with status
         runtime/router/skrouterd.json          placeholder router configuration
-        runtime/certs/, runtime/links/, runtime/issuers/   empty
+        runtime/issuers/<ca>/{ca.crt,tls.crt,tls.key}      the site CA (skupper-site-ca), link access only
+        runtime/certs/<access>/, runtime/certs/client-<access>/   server and client certificates
+        runtime/links/link-<access>-<host>.yaml            static links (a Secret, then a Link)
         internal/platform.yaml                 ``platform: <platform>``
         internal/scripts/                      placeholder start.sh, stop.sh, unit file
         internal/snapshot/<Kind>-<name>.yaml   the loaded input (no status)
@@ -69,21 +71,73 @@ What it does
   the collection's readers retry on an empty or half-written file.
 * ``stop_site``: removes the WHOLE namespace home, ``input/`` included, as
   ``skupper system stop`` does (``internal/nonkube/bootstrap/teardown.go``).
+* Link access and static links (``site_state_renderer_common.go``
+  ``EnableLinkAccess``, ``pkg/nonkube/api/site_state.go``
+  ``CreateLinkAccessesCertificates``, ``fs_config_renderer.go``
+  ``createTlsCertificates``/``createTokens``, ``pkg/nonkube/api/token.go``,
+  ``internal/certs/certs.go``, ``internal/utils/access.go``): a Site with
+  ``linkAccess`` set and not ``none`` gets a RouterAccess named after the site
+  (inter-router and edge ports from 55671 and 45671, ``subjectAlternativeNames``
+  0.0.0.0, ::, the host name and the non-loopback interface addresses), written
+  to ``runtime/resources/RouterAccess-<site>.yaml`` with ``tlsCredentials``
+  defaulted, Configured/Resolved status and the site endpoints; so does any
+  declared RouterAccess with an inter-router or edge role. Real certificates
+  (``cryptography``, RSA 2048 as certs.go): the site CA
+  ``runtime/issuers/skupper-site-ca`` made once (a reload keeps it, a stop
+  removes it), a server certificate per access (its hosts as DNS SANs, IPs also
+  as IP SANs) and a client certificate ``client-<access>`` (with
+  ``connect.json``). For each host token.go derives (bindHost or 127.0.0.1, the
+  server certificate's IP SANs, then its DNS SANs) it writes
+  ``runtime/links/link-<access>-<host>.yaml``: ``---`` Secret ``link-<access>``
+  (``kubernetes.io/tls``, data ca.crt, connect.json, tls.crt, tls.key, no
+  namespace) ``---`` Link ``link-<access>`` (cost 1, endpoints inter-router
+  and edge with the ports as strings; ``group: ""`` is left out by omitempty).
+* Links of the input: ``runtime/resources/Link-<name>.yaml`` with
+  ``Configured`` at render (Pending ``Not Operational``, ``linkMap``); with
+  the controller running ``UpdateStatus`` sets ``Operational``: True with
+  ``remoteSiteId``/``remoteSiteName`` when the link reaches a started site the
+  registry knows, else ``SetOperational(false)``: Pending ``Not operational``.
+* TEST-ONLY network registry, not in Skupper: ``$SKUPPER_DOUBLE_NETWORK_DIR``
+  (or ``registry=`` on start/reload/stop) names a folder shared by every host
+  of a test. Each start or reload writes ``system_<hostname>_<namespace>_<hash
+  of the data home>.yaml`` there (site name and id, namespace, host name, data
+  home, edge, the fingerprints of its link CAs, its router-access ports, its
+  link endpoints ``{router_access, role, host, port}``, its connector and
+  listener routing keys, its Links' endpoints and Secret CA); stop removes it.
+  A link reaches a peer when the endpoint of its role (``internal/site/link.go``:
+  inter-router, edge for an edge site) is a link endpoint of that role of
+  another record (127.0.0.1, ::1, 0.0.0.0, :: and localhost only on the same
+  host name) and, when its Secret has a ca.crt, that CA is the peer's. Ports
+  taken by the other records of the same host name are skipped when ports are
+  allocated (AllocateRouterAccessPorts finds them bound by that site's router).
+  With the registry, listeners, connectors and multi-key listeners are matched
+  against the routing keys of every site connected to this one by links that
+  come up (both ways). The double has no daemon: statuses are computed when a
+  site starts or reloads, so a peer's own status is only refreshed at ITS next
+  reload. Without the registry each site sees only its own connectors and its
+  links never come up.
 
 What it leaves out
 ------------------
-* No router, containers, systemd units, certificates, tokens or links: the
-  router configuration and scripts are placeholders, ``runtime/certs``,
-  ``runtime/issuers`` and ``runtime/links`` stay empty; the ``skupper-local``
-  RouterAccess, the site's link-access RouterAccess and the Certificates that
-  Skupper adds at render time are not written (the Site's endpoints for
-  ``linkAccess`` use the default ports 55671/45671 without probing them).
-  ``AccessToken`` resources are not redeemed.
-* Only Site, Listener, Connector and MultiKeyListener are marshalled through
-  Go's field lists; the other kinds are written to ``runtime/resources`` as
+* No router, containers or systemd units: the router configuration and
+  scripts are placeholders; no link is ever dialled (a link "comes up" by the
+  registry rule above). Ports are never probed: only the registry's records
+  count as bound (without the registry every site gets 55671/45671).
+* Not written: the ``skupper-local`` RouterAccess (its port is taken as 5671
+  in ``connect.json``), its certificates, the Certificate resources Skupper
+  writes to ``runtime/resources``, ``skupper-service-ca`` and the bridge
+  certificates; the site CA and link-access certificates only for a site with
+  link access (Skupper makes skupper-site-ca for every site); user-provided
+  certificates (``input/certs``, ``input/issuers``, a Secret named after a
+  certificate) are not used. ``AccessToken`` resources are not redeemed.
+* Only Site, Listener, Connector, MultiKeyListener, Link and RouterAccess are
+  marshalled through Go's field lists; the other kinds are written to ``runtime/resources`` as
   loaded (no status, empties dropped). Status ``network``, ``sitesInNetwork``
   and a connector's ``selectedPods`` are never written; a Site's status carries
   no ``defaultIssuer`` (only the Kubernetes controller sets it).
+* Go's ``net.InterfaceAddrs`` order is the kernel's netlink order; the double
+  lists IPv4 addresses (SIOCGIFCONF) then IPv6 ones (``/proc/net/if_inet6``),
+  Linux only. Go map order: RouterAccess status endpoints are sorted by name.
 * Skupper reads a folder in the file system's order (``File.ReadDir``), so
   which duplicate "wins" depends on the disk; the double walks in name order.
   Go maps make the first validation error reported random when several
