@@ -30,6 +30,12 @@ from ansible_collections.skupperlabs.network.plugins.module_utils.kinds import (
     KINDS, MANAGED_BY_LABEL, MANAGED_BY_VALUE)
 
 PLATFORMS = ["kubernetes", "podman", "docker", "linux"]
+# Why a kind is missing on a platform, and what to do instead.
+PLATFORM_ADVICE = {
+    "AccessGrant": "system sites cannot issue tokens (Skupper: token/nonkube/token_issue.go). Link to a system "
+                   "site with its static link (runtime/links/ of the running site, applied with the link module)",
+}
+HIDDEN = "(hidden)"
 CONFLICT_RETRIES = 5
 CONFLICT_BACKOFF_SECONDS = 0.2
 
@@ -65,7 +71,7 @@ def resource_module_kwargs(kind):
         "labels": {"type": "dict"},
         "annotations": {"type": "dict"},
         "wait": {"type": "bool", "default": False},
-        "wait_for": {"type": "str", "default": "ready", "choices": sorted(waiting.PREDICATES)},
+        "wait_for": {"type": "str", "default": "ready", "choices": list(waiting.RESOURCE_PREDICATES)},
         "wait_timeout": {"type": "int", "default": 60},
     })
     for field in kind.fields:
@@ -125,6 +131,9 @@ def _metadata_map(value, option, errors, where):
 def validate_items(kind, params, rules):
     """Turn the task's options into Items, or raise one error naming every bad option."""
     errors = []
+    if kind.platforms and rules.name not in kind.platforms:
+        raise SkupperError("platform: %s exists on %s only; %s" % (
+            kind.kind, " and ".join(kind.platforms), PLATFORM_ADVICE.get(kind.kind, "")))
     if params.get("namespace") is not None:
         error = validation.namespace(params["namespace"])
         if error:
@@ -212,8 +221,24 @@ def desired_object(kind, namespace, item, existing):
     return obj
 
 
-def view(obj):
-    """What diff mode shows: identity, labels, annotations and spec; no server bookkeeping."""
+def hidden(kind, obj):
+    """``obj`` without its credentials (a token's code, a Secret's data): each value reads ``(hidden)``."""
+    if not obj or not kind.hidden:
+        return obj
+    obj = copy.deepcopy(obj)
+    for section, keys in kind.hidden.items():
+        values = obj.get(section)
+        if not isinstance(values, dict):
+            continue
+        for key in (keys if keys is not None else list(values)):
+            if key in values:
+                values[key] = HIDDEN
+    return obj
+
+
+def view(obj, kind=None):
+    """What diff mode shows: identity, labels, annotations and spec (a Secret's type and data keys);
+    no server bookkeeping, no credentials."""
     if not obj:
         return {}
     metadata = obj.get("metadata") or {}
@@ -221,8 +246,14 @@ def view(obj):
     for key in ("labels", "annotations"):
         if metadata.get(key):
             shown[key] = metadata[key]
-    return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": shown,
-            "spec": obj.get("spec") or {}}
+    result = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": shown}
+    if kind is not None and kind.core:
+        for key in ("type", "data"):
+            if key in obj:
+                result[key] = obj[key]
+    else:
+        result["spec"] = obj.get("spec") or {}
+    return hidden(kind, result) if kind is not None else result
 
 
 # -- the engine -------------------------------------------------------------
@@ -230,8 +261,11 @@ def view(obj):
 class Reconciler:
     """Plans and applies one task's items against one back end."""
 
-    def __init__(self, kind, params, check_mode=False, diff_mode=False, backend=None):
+    def __init__(self, kind, params, check_mode=False, diff_mode=False, backend=None, companions=()):
         self.kind = kind
+        # Objects written with the items, before them, under the same lock (a Link's Secret):
+        # each has plan(reconciler, existing), apply(reconciler) and result(reconciler).
+        self.companions = list(companions)
         self.params = params
         self.check_mode = check_mode
         self.diff_mode = diff_mode
@@ -245,11 +279,21 @@ class Reconciler:
             existing = self._read_existing()
             plans = [self._plan(item, existing.get(item.name)) for item in self.items]
             prunes = self._plan_prunes(existing) if self.params.get("exclusive") else []
+            for companion in self.companions:
+                companion.plan(self, existing)
             self._check_rules(plans + prunes)
-            if any(plan["action"] != "none" for plan in plans + prunes):
+            if any(plan["action"] != "none" for plan in plans + prunes) or any(
+                    companion.action != "none" for companion in self.companions):
                 self.backend.check_writable(self.namespace)
+            present = [c for c in self.companions if c.state == "present"]
+            for companion in present:
+                companion.apply(self)
             for plan in plans + prunes:
                 self._apply(plan)
+            # What goes away goes after what used it (a Secret after its Link).
+            for companion in self.companions:
+                if companion.state != "present":
+                    companion.apply(self)
         if self.params.get("wait") and not self.check_mode:
             for plan in plans:
                 if plan["item"].state == "present":
@@ -481,13 +525,13 @@ class Reconciler:
         if resource is None:
             resource = plan["before"] or {}
         result = {"name": item.name, "namespace": self.namespace, "state": item.state,
-                  "action": plan["action"], "changed": changed, "resource": resource}
+                  "action": plan["action"], "changed": changed, "resource": hidden(self.kind, resource)}
         path = self.backend.location(self.kind, self.namespace, item.name)
         if path:
             result["path"] = path
         if self.diff_mode:
-            before = view(plan["before"])
-            after = view(plan["after"]) if changed and item.state == "present" else before
+            before = view(plan["before"], self.kind)
+            after = view(plan["after"], self.kind) if changed and item.state == "present" else before
             if changed and item.state == "absent":
                 after = {}
             result["diff"] = {"before": before, "after": after,
@@ -506,6 +550,8 @@ class Reconciler:
             return output
         output = dict(results[0])
         output.pop("state", None)
+        for companion in self.companions:
+            companion.report(self, output)
         return output
 
 

@@ -34,8 +34,9 @@ class Field:
     """
 
     def __init__(self, option, key, type="str", required=False, choices=None, check=None,
-                 absent_equals=None, suboptions=None, elements=None):
+                 absent_equals=None, suboptions=None, elements=None, no_log=False):
         self.option = option
+        self.no_log = no_log
         self.key = key
         self.type = type
         self.required = required
@@ -46,8 +47,9 @@ class Field:
         self.elements = elements
 
     def argument_spec(self):
-        # Routing keys are names, not secrets, whatever their option names suggest to Ansible.
-        spec = {"type": self.type, "no_log": False}
+        # Routing keys are names, not secrets, whatever their option names suggest to Ansible;
+        # a token's code is a credential.
+        spec = {"type": self.type, "no_log": self.no_log}
         if self.choices:
             spec["choices"] = list(self.choices)
         if self.elements:
@@ -184,11 +186,14 @@ class Kind:
     ``one_per_namespace``: a system site holds exactly one resource of this kind per namespace.
     ``cross_check(spec, rules)``: errors that involve several fields, or a field and the platform.
     ``immutable_change(existing_spec, desired_spec)``: why the change needs recreate, or None.
+    ``api_version``/``core``: a core Kubernetes kind (the link's Secret) instead of a Skupper one.
+    ``platforms``: the back ends Skupper has the kind on (None: both).
+    ``hidden``: the credential fields of spec and status, never shown in results or diffs.
     """
 
     def __init__(self, kind, plural, bulk_option, fields, host_port_rivals=None, one_per_namespace=False,
                  cross_check=None, immutable_change=None, extra_options=None, routing_keys=None,
-                 status_view=None):
+                 status_view=None, api_version=None, core=False, platforms=None, hidden=None):
         self.kind = kind
         self.plural = plural
         self.bulk_option = bulk_option
@@ -201,7 +206,13 @@ class Kind:
         self.has_routing_keys = routing_keys is not None
         self.routing_keys = routing_keys or (lambda spec: [])
         self.status_view = status_view or (lambda status: {})
-        self.api_version = "%s/%s" % (API_GROUP, API_VERSION)
+        self.api_version = api_version or "%s/%s" % (API_GROUP, API_VERSION)
+        # A core Kubernetes kind (CoreV1Api), not a Skupper custom resource.
+        self.core = core
+        # The back ends (``Backend.name``) Skupper has this kind on; None: both.
+        self.platforms = platforms
+        # Credential paths: {"spec": ("code",), "status": ("code",)}; hidden in results and diffs.
+        self.hidden = hidden or {}
 
     def field_by_key(self, key):
         for field in self.fields:
@@ -343,4 +354,117 @@ SITE = Kind(
     one_per_namespace=True,
 )
 
-KINDS = dict((kind.kind, kind) for kind in (LISTENER, MULTIKEYLISTENER, CONNECTOR, SITE))
+
+# -- linking (pkg/apis/skupper/v2alpha1/types.go: LinkSpec, AccessGrantSpec, AccessTokenSpec) ------------
+
+def _check_endpoints(value, rules):
+    """Link endpoints as Skupper's Endpoint struct has them: name, host, port (a string), group."""
+    if not isinstance(value, list) or not value:
+        return "list at least one endpoint ({name, host, port}, as 'skupper link generate' writes them)", None
+    endpoints = []
+    for index, endpoint in enumerate(value):
+        where = "[%d]" % index
+        if not isinstance(endpoint, dict):
+            return "%s: each endpoint is a mapping with name, host and port" % where, None
+        unknown = sorted(set(endpoint) - set(("name", "host", "port", "group")))
+        if unknown:
+            return "%s: unknown key%s %s (an endpoint has name, host, port and group)" % (
+                where, "s" if len(unknown) > 1 else "", ", ".join(unknown)), None
+        converted = {}
+        for key in ("name", "host", "group"):
+            item = endpoint.get(key)
+            if item is not None and not isinstance(item, str):
+                return "%s.%s: must be a string, not %r" % (where, key, item), None
+            if item:
+                converted[key] = item
+        if not converted.get("host"):
+            return "%s.host: required: the address of the remote site's router" % where, None
+        error = validation.endpoint_host(converted["host"])
+        if error:
+            return "%s.host: %s" % (where, error), None
+        port = endpoint.get("port")
+        if isinstance(port, bool) or port is None or not str(port).strip().isdigit():
+            return "%s.port: %r is not a port number" % (where, port), None
+        error = validation.port(int(str(port).strip()))
+        if error:
+            return "%s.port: %s" % (where, error), None
+        # Skupper's Endpoint.Port is a string (types.go), so it is stored as one.
+        converted["port"] = str(int(str(port).strip()))
+        endpoints.append(converted)
+    return None, endpoints
+
+
+def _check_cost(value, rules):
+    if isinstance(value, bool) or not isinstance(value, int):
+        return "must be an integer", None
+    return None, value
+
+
+def _check_duration(value, rules):
+    return validation.go_duration(value), value
+
+
+def _link_status(status):
+    return {"remote_site_name": status.get("remoteSiteName") or "", "remote_site_id": status.get("remoteSiteId") or ""}
+
+
+LINK = Kind(
+    "Link", "links", None,
+    [
+        Field("endpoints", "endpoints", type="list", elements="dict", required=True, check=_check_endpoints,
+              suboptions={"name": {"type": "str"}, "host": {"type": "str", "required": True},
+                          "port": {"type": "raw", "required": True}, "group": {"type": "str"}}),
+        Field("tls_credentials", "tlsCredentials", required=True, check=_plain(validation.secret_name)),
+        # internal/site/link.go Apply: a cost below 1 is configured as 1.
+        Field("cost", "cost", type="int", check=_check_cost),
+        _SETTINGS,
+    ],
+    status_view=_link_status,
+)
+
+
+def _grant_status(status):
+    return {"redemptions": status.get("redemptions") or 0, "expiration_time": status.get("expirationTime") or "",
+            "url": status.get("url") or ""}
+
+
+ACCESS_GRANT = Kind(
+    "AccessGrant", "accessgrants", None,
+    [
+        # internal/kube/grants/grants.go checkGrant writes redemptionsAllowed: 1 into a spec without one.
+        Field("redemptions_allowed", "redemptionsAllowed", type="int", check=_plain(validation.positive_int),
+              absent_equals=1),
+        Field("expiration_window", "expirationWindow", check=_check_duration),
+        Field("code", "code", no_log=True),
+        Field("issuer", "issuer", check=_plain(validation.secret_name)),
+        _SETTINGS,
+    ],
+    platforms=("kubernetes",),
+    hidden={"spec": ("code",), "status": ("code",)},
+    status_view=_grant_status,
+)
+
+
+def _token_status(status):
+    return {"redeemed": bool(status.get("redeemed"))}
+
+
+ACCESS_TOKEN = Kind(
+    "AccessToken", "accesstokens", None,
+    [
+        Field("url", "url", required=True, check=_plain(validation.token_url)),
+        Field("code", "code", required=True, no_log=True),
+        Field("ca", "ca", required=True),
+        Field("link_cost", "linkCost", type="int", check=_check_cost),
+        _SETTINGS,
+    ],
+    hidden={"spec": ("code",)},
+    status_view=_token_status,
+)
+
+# The Link's TLS credentials: a core v1 Secret (a file of input/resources on system sites, which
+# Skupper's loader reads as well: site_state_loader.go). Its data is a credential, always hidden.
+SECRET = Kind("Secret", "secrets", None, [], api_version="v1", core=True, hidden={"data": None})
+
+KINDS = dict((kind.kind, kind) for kind in (LINK, ACCESS_GRANT, ACCESS_TOKEN, SECRET, LISTENER, MULTIKEYLISTENER,
+                                            CONNECTOR, SITE))

@@ -103,7 +103,10 @@ class KubernetesBackend(Backend):
             raise SkupperError("cannot load Kubernetes credentials from %s: %s"
                                % (kubeconfig_path or "the in-cluster service account", exc))
         self.server = configuration.host
-        self._api = client.CustomObjectsApi(client.ApiClient(configuration))
+        api_client = client.ApiClient(configuration)
+        self._api = client.CustomObjectsApi(api_client)
+        # Core kinds (a Link's Secret) through the typed core API, read as plain dicts like custom objects.
+        self._core = client.CoreV1Api(api_client)
 
     # -- platform rules ------------------------------------------------
     @staticmethod
@@ -119,11 +122,44 @@ class KubernetesBackend(Backend):
                         "one an Error status ('Listener L with host H and port P already exists in namespace')")
 
     # -- calls -------------------------------------------------------------
-    def _call(self, verb, kind, namespace, name, method, *args, **kwargs):
+    # verb -> (CustomObjectsApi method, CoreV1Api method pattern)
+    _METHODS = {
+        "get": ("get_namespaced_custom_object", "read_namespaced_%s"),
+        "list": ("list_namespaced_custom_object", "list_namespaced_%s"),
+        "create": ("create_namespaced_custom_object", "create_namespaced_%s"),
+        "update": ("replace_namespaced_custom_object", "replace_namespaced_%s"),
+        "delete": ("delete_namespaced_custom_object", "delete_namespaced_%s"),
+    }
+
+    def _invoke(self, verb, kind, namespace, name, body, kwargs):
+        """One request: the custom-objects API for Skupper kinds, the core API for core kinds."""
+        custom, core = self._METHODS[verb]
+        if verb in ("create", "list"):
+            name = None  # named in messages only
+        if not kind.core:
+            args = [API_GROUP, API_VERSION, namespace, kind.plural]
+            args += [a for a in (name, body) if a is not None]
+            return getattr(self._api, custom)(*args, **kwargs)
+        method = getattr(self._core, core % kind.kind.lower())
+        args = [a for a in (name, namespace, body) if a is not None]
+        # Not deserialized into models: the engine works on plain dicts for every kind.
+        response = method(*args, _preload_content=False, **kwargs)
+        data = response.data
+        try:
+            return json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
+        except ValueError:
+            raise SkupperError("the API server at %s answered %s %s with something that is not JSON"
+                               % (self.server, verb, self._target(kind, namespace, name)))
+
+    def _target(self, kind, namespace, name):
+        group = ("." + API_GROUP) if not kind.core else ""
+        return "%s%s %s in namespace %s" % (kind.plural, group, name or "(all)", namespace)
+
+    def _call(self, verb, kind, namespace, name, body=None, **kwargs):
         kwargs["_request_timeout"] = REQUEST_TIMEOUT
         for delay in TRANSIENT_RETRY_DELAYS + (None,):
             try:
-                return method(API_GROUP, API_VERSION, namespace, kind.plural, *args, **kwargs)
+                return self._invoke(verb, kind, namespace, name, body, kwargs)
             except self._api_exception as exc:
                 if exc.status == 404 and verb in ("get", "delete") and \
                         (_status_body(exc).get("details") or {}).get("name"):
@@ -143,9 +179,11 @@ class KubernetesBackend(Backend):
         body = _status_body(exc)
         message = body.get("message") or exc.reason or ""
         details = body.get("details") or {}
-        target = "%s.%s %s in namespace %s" % (kind.plural, API_GROUP, name or "(all)", namespace)
+        target = self._target(kind, namespace, name)
         if exc.status == 404 and details.get("kind") == "namespaces":
             return SkupperError("namespace %s does not exist on %s: create it first" % (namespace, self.server))
+        if exc.status == 404 and kind.core:
+            return SkupperError("the API server at %s has no %s: HTTP 404 %s" % (self.server, kind.plural, message))
         if exc.status == 404:
             served = "%s.%s/%s" % (kind.plural, API_GROUP, API_VERSION)
             return SkupperError("the cluster at %s does not serve %s: Skupper's CRDs are missing; "
@@ -170,12 +208,11 @@ class KubernetesBackend(Backend):
         return "All" if dry_run else None
 
     def get(self, kind, namespace, name):
-        return self._call("get", kind, namespace, name, self._api.get_namespaced_custom_object, name)
+        return self._call("get", kind, namespace, name)
 
     def list(self, kind, namespace, label_selector=None):
         """One LIST request; the API server applies the label selector."""
-        result = self._call("list", kind, namespace, None, self._api.list_namespaced_custom_object,
-                            label_selector=label_selector or None)
+        result = self._call("list", kind, namespace, None, label_selector=label_selector or None)
         return dict((item["metadata"]["name"], item) for item in (result or {}).get("items") or [])
 
     def read_status(self, kind, namespace, name, desired_spec):
@@ -186,17 +223,13 @@ class KubernetesBackend(Backend):
         return obj
 
     def create(self, kind, namespace, obj, dry_run=False):
-        return self._call("create", kind, namespace, obj["metadata"]["name"],
-                          self._api.create_namespaced_custom_object, obj, dry_run=self._dry(dry_run))
+        return self._call("create", kind, namespace, obj["metadata"]["name"], obj, dry_run=self._dry(dry_run))
 
     def replace(self, kind, namespace, obj, dry_run=False):
-        name = obj["metadata"]["name"]
-        return self._call("update", kind, namespace, name, self._api.replace_namespaced_custom_object,
-                          name, obj, dry_run=self._dry(dry_run))
+        return self._call("update", kind, namespace, obj["metadata"]["name"], obj, dry_run=self._dry(dry_run))
 
     def delete(self, kind, namespace, name, dry_run=False):
-        self._call("delete", kind, namespace, name, self._api.delete_namespaced_custom_object, name,
-                   dry_run=self._dry(dry_run))
+        self._call("delete", kind, namespace, name, dry_run=self._dry(dry_run))
 
     def location(self, kind, namespace, name):
         return None

@@ -49,6 +49,8 @@ from ansible_collections.skupperlabs.network.plugins.module_utils.backend import
 from ansible_collections.skupperlabs.network.plugins.module_utils.errors import ConflictError, SkupperError
 
 API_VERSION = "skupper.io/v2alpha1"
+# site_state_loader.go LoadIntoSiteState also reads these core objects (a Link's Secret, for one).
+LOADED_CORE_KINDS = (("v1", "Secret"), ("v1", "ConfigMap"))
 # site_state_loader.go, Load: the filter keeps names ending in ".yaml" or ".yml" (case-sensitive).
 LOADED_SUFFIXES = (".yaml", ".yml")
 # Never loaded by Skupper; reported, never written.
@@ -256,8 +258,9 @@ class _Index:
     def add(self, source):
         self.files.append(source)
         for index, doc in enumerate(source.documents):
-            if not isinstance(doc, dict) or doc.get("apiVersion") != API_VERSION:
-                continue  # LoadIntoSiteState: only skupper.io/v2alpha1 objects are Skupper resources
+            if not isinstance(doc, dict) or (doc.get("apiVersion"), doc.get("kind")) not in LOADED_CORE_KINDS \
+                    and doc.get("apiVersion") != API_VERSION:
+                continue  # LoadIntoSiteState: skupper.io/v2alpha1 objects, and core v1 Secrets and ConfigMaps
             name = _name_of(doc)
             if isinstance(doc.get("kind"), str) and name:
                 self.declarations.setdefault((doc["kind"], name), []).append(_Declaration(source, index))

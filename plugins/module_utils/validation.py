@@ -98,6 +98,55 @@ def system_host(value):
             "letters, digits, '-' and '.'" % _text(value))
 
 
+# An endpoint host is whatever the remote router's address is: an IP address or a DNS name
+# (upper case allowed, as resolvers take it). Whole-string matches only: no trailing newline.
+ENDPOINT_HOSTNAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*\.?")
+# Go's time.ParseDuration: a sequence of decimal numbers, each with a unit (grants.go parses the window).
+GO_DURATION = re.compile(r"[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+|0")
+
+
+def endpoint_host(value):
+    if isinstance(value, str) and value and len(value) <= SUBDOMAIN_MAX:
+        try:
+            ipaddress.ip_address(value)
+            return None
+        except ValueError:
+            pass
+        if ENDPOINT_HOSTNAME.fullmatch(value) and all(len(label) <= LABEL_MAX for label in value.split(".")):
+            return None
+    return "%s is not an IP address or a host name" % _text(value)
+
+
+def secret_name(value):
+    """A Secret name on Kubernetes; on system sites a Secret of input/resources, checked as names are."""
+    if not isinstance(value, str) or len(value) > SUBDOMAIN_MAX or not all(
+            RFC1123_LABEL.fullmatch(label) for label in value.split(".")):
+        return ("%s is not a valid Secret name: dot-separated lower-case letters, digits and '-', each part "
+                "starting and ending with a letter or digit" % _text(value))
+    return None
+
+
+def positive_int(value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return "%s is not a whole number of at least 1" % _text(value)
+    return None
+
+
+def go_duration(value):
+    """What Skupper's grant controller can parse (time.ParseDuration); anything else makes the grant fail."""
+    if not isinstance(value, str) or not GO_DURATION.fullmatch(value) or value.startswith("-"):
+        return ("%s is not a duration Skupper can read: a number and a unit, for example 15m, 1h or 1h30m "
+                "(units ns, us, ms, s, m, h)" % _text(value))
+    return None
+
+
+def token_url(value):
+    """Skupper redeems tokens over HTTPS only (claim_redeemer.go refuses another scheme)."""
+    if not isinstance(value, str) or not re.fullmatch(r"https://[^\s/?#]+(/[^\s]*)?", value):
+        return "%s is not an https:// URL (Skupper redeems tokens over HTTPS only)" % _text(value)
+    return None
+
+
 def string_map(value):
     """Skupper settings are a map of strings; numbers are accepted and turned into strings."""
     if not isinstance(value, dict):

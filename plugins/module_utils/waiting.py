@@ -54,10 +54,25 @@ def is_ready(obj):
     return item is None or _current(obj, item)
 
 
+def is_issued(obj):
+    """An AccessGrant whose token can be handed out: the grant server's url, the code and its CA."""
+    status = _status(obj)
+    return bool(status.get("url") and status.get("code") and status.get("ca"))
+
+
+def is_redeemed(obj):
+    """An AccessToken the controller redeemed (internal/kube/grants/redeem.go sets redeemed: true)."""
+    return bool(_status(obj).get("redeemed"))
+
+
 PREDICATES = {
     "configured": is_configured,
     "ready": is_ready,
+    "issued": is_issued,
+    "redeemed": is_redeemed,
 }
+# What the resource modules offer as wait_for; the grant and token modules wait for their own.
+RESOURCE_PREDICATES = ("configured", "ready")
 
 
 def describe(obj):

@@ -12,7 +12,7 @@ import os
 import yaml
 
 PLURALS = {"Listener": "listeners", "MultiKeyListener": "multikeylisteners", "Connector": "connectors",
-           "Site": "sites"}
+           "Site": "sites", "Link": "links", "AccessToken": "accesstokens", "AccessGrant": "accessgrants"}
 MANAGED = {"app.kubernetes.io/managed-by": "skupperlabs.network"}
 
 
