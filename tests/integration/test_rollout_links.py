@@ -272,3 +272,69 @@ def test_rollout_links_kubernetes_and_system_sites_and_reruns_without_a_grant(ru
     assert len(cluster.grant_writes()) == grant_writes, "no grant issued or removed"
     assert cluster.redemptions == 3 and cluster.double.redemption_attempts == 1
     assert json.loads(report_path.read_text())["links"] == report["links"]
+
+
+def test_a_peer_that_is_down_or_refuses_fails_only_its_link(runner, tmp_path, registry, cluster):
+    refuser = Cluster(tmp_path, "refuser", registry)
+    refuser.double.grant_server.answer_with(403, "Redemption of access token refused")
+    gone = KubeApiDouble().start()  # a cluster whose API server is down by the time the sites link
+    gone.create_namespace("gone")
+    gone_kubeconfig = gone.write_kubeconfig(tmp_path / "kubeconfig-gone", namespace="gone")
+    gone.stop()
+    try:
+        joiner = system_host(tmp_path, "joiner", registry, skupper_network_links=[
+            {"site": "hub"}, {"site": "refuser"}, {"site": "dead"}, {"site": "closed"}, {"site": "nowhere"},
+            {"site": "idle"}])
+        sites = {
+            "hub": cluster.site("hub", skupper_site_link_access="default"),
+            "refuser": refuser.site("refuser", skupper_site_link_access="default"),
+            "closed": system_host(tmp_path, "closed", registry),
+            "idle": system_host(tmp_path, "idle", registry, skupper_site_link_access="default",
+                                skupper_site_run=False),
+            "joiner": joiner,
+        }
+        others = {"dead": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                           "skupper_site_platform": "kubernetes", "skupper_site_namespace": "gone",
+                           "skupper_site_kubeconfig": str(gone_kubeconfig)}}
+        # A link this collection made earlier and that the inventory no longer declares (exclusive prunes it).
+        resources = os.path.join(namespace_home(joiner), "input", "resources")
+        os.makedirs(resources)
+        managed = {"app.kubernetes.io/managed-by": "skupperlabs.network"}
+        with open(os.path.join(resources, "Link-old.yaml"), "w") as handle:
+            yaml.safe_dump({"apiVersion": "skupper.io/v2alpha1", "kind": "Link",
+                            "metadata": {"name": "old", "labels": managed},
+                            "spec": {"endpoints": [{"name": "inter-router", "host": "10.9.9.9", "port": "55671"}],
+                                     "tlsCredentials": "old"}}, handle)
+        with open(os.path.join(resources, "Secret-old.yaml"), "w") as handle:
+            yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "old", "labels": managed},
+                            "data": {"ca.crt": "", "tls.crt": "", "tls.key": ""}}, handle)
+        inventory = write_inventory(tmp_path / "inventory.yml", sites, others)
+        report_path = tmp_path / "report.json"
+
+        process = rollout(runner, inventory, report_path, registry)
+        assert process.returncode == 0, process.stdout[-8000:] + process.stderr[-3000:]
+        counts = recap(process.stdout)
+        assert counts["joiner"]["failed"] == "0" and counts["joiner"]["unreachable"] == "0", counts
+        report = json.loads(report_path.read_text())
+        assert report["failed_hosts"] == []
+        links = links_of(report, "joiner/default")
+        assert sorted(links) == ["closed/default", "dead/gone", "hub/hub", "idle/default", "nowhere/default",
+                                 "refuser/refuser"]
+        assert links["hub/hub"]["status"] == "Pending" and links["hub/hub"]["message"] == "Not Operational"
+        assert links["refuser/refuser"]["status"] == "Failed"
+        assert "refuser" in links["refuser/refuser"]["message"]
+        assert "Redemption of access token refused" in links["refuser/refuser"]["message"]
+        assert links["dead/gone"]["status"] == "Failed" and "peer dead" in links["dead/gone"]["message"]
+        assert links["closed/default"]["status"] == "Failed"
+        assert "closed" in links["closed/default"]["message"] and "link access" in links["closed/default"]["message"]
+        assert links["nowhere/default"]["status"] == "Failed"
+        assert "not in the inventory" in links["nowhere/default"]["message"]
+        assert links["idle/default"]["status"] == "Pending"
+        assert "not started" in links["idle/default"]["message"]
+
+        names = sorted(doc["metadata"]["name"] for doc in input_documents(joiner) if doc["kind"] == "Link")
+        assert names == ["hub"], "only the link that was made; the undeclared managed one removed"
+        assert "Secret-old.yaml" not in os.listdir(resources)
+        assert refuser.redemptions >= 1 and cluster.redemptions == 1
+    finally:
+        refuser.stop()
