@@ -508,23 +508,28 @@ class TokenRedeemer:
     def _remove(self):
         removed = []
         with self.backend.locked(self.namespace):
+            token = self.backend.get(ACCESS_TOKEN, self.namespace, self.name) \
+                if self.backend.name == "kubernetes" else None
+            # On Kubernetes the controller writes the Link(s) and Secret of a redemption without our
+            # label (redeem.go: owned by the Site); they are ours when our AccessToken yielded them.
+            yielded_by_us = token is not None and _ours(token)
             names = yielded_link_names(self.backend, self.namespace, self.name)
             credentials = set()
             for link_name in names:
                 link = self.backend.get(LINK, self.namespace, link_name)
-                if link is None or not _ours(link) and link_name != self.name:
+                if link is None or not (_ours(link) or yielded_by_us or link_name == self.name):
                     continue
                 credentials.add((link.get("spec") or {}).get("tlsCredentials"))
                 removed.append(("Link", link_name))
-            token = self.backend.get(ACCESS_TOKEN, self.namespace, self.name) \
-                if self.backend.name == "kubernetes" else None
             if token is not None:
                 removed.append(("AccessToken", self.name))
+            removed_links = set(name for kind, name in removed if kind == "Link")
             for secret_name in sorted(c for c in credentials if c):
                 secret = self.backend.get(SECRET, self.namespace, secret_name)
                 others = [n for n, link in self.backend.list(LINK, self.namespace).items()
-                          if n not in names and (link.get("spec") or {}).get("tlsCredentials") == secret_name]
-                if secret is not None and _ours(secret) and not others:
+                          if n not in removed_links and (link.get("spec") or {}).get("tlsCredentials") == secret_name]
+                if secret is not None and (_ours(secret) or yielded_by_us and secret_name == self.name) \
+                        and not others:
                     removed.append(("Secret", secret_name))
             if removed:
                 self.backend.check_writable(self.namespace)
@@ -596,4 +601,3 @@ def run_access_grant_module(module):
         fail(module, exc)
     engine.report_warnings(module, backend)
     module.exit_json(**result)
-

@@ -56,7 +56,8 @@ options:
     type: str
   token:
     description:
-      - The AccessToken object (the RV(skupperlabs.network.access_grant#module:token) that M(skupperlabs.network.access_grant) returns), or its YAML text as C(skupper token issue) writes it.
+      - The AccessToken object (the RV(skupperlabs.network.access_grant#module:token) that
+        M(skupperlabs.network.access_grant) returns), or its YAML text as C(skupper token issue) writes it.
       - Mutually exclusive with O(url), O(code) and O(ca).
     type: raw
   url:

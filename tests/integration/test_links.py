@@ -232,6 +232,15 @@ def test_refused_tokens_write_nothing(system_site, runner, grant_server):
         assert used.code not in message and "x" * 24 not in message
 
 
+def test_a_grant_server_failing_or_hanging_fails_the_task_with_nothing_written(system_site, runner, grant_server):
+    grant = grant_server.add_grant("east")
+    grant_server.answer_with(503, "Internal error")
+    before = system_site.snapshot()
+    failed = runner.run(task("access_token", system_site, token=grant.token(name="hub")))[0]
+    assert failed["failed"] and "503" in failed["msg"] and "Internal error" in failed["msg"]
+    assert system_site.snapshot() == before
+
+
 def test_check_mode_redeems_nothing(system_site, runner, grant_server):
     grant = grant_server.add_grant("east")
     result = runner.run(task("access_token", system_site, token=grant.token(name="hub")), check=True)[0]
@@ -288,6 +297,34 @@ def test_grant_then_token_links_two_kubernetes_sites(linked_clusters, runner):
     assert rerun["changed"] is False and rerun["action"] == "none"
     assert double.get_object("accessgrants", "hub", "spoke")["status"]["redemptions"] == 1
     assert token["spec"]["code"] not in redeem.stdout + redeem.stderr
+    secret_name = double.get_object("links", "spoke", "hub")["spec"]["tlsCredentials"]
+    assert double.get_object("secrets", "spoke", secret_name) is not None
+
+    gone = runner.run({MODULES + "access_token": dict(spoke, name="hub", state="absent")})[0]
+    assert sorted(gone["removed"]) == ["AccessToken hub", "Link hub", "Secret %s" % secret_name], gone
+    for plural, name in (("accesstokens", "hub"), ("links", "hub"), ("secrets", secret_name)):
+        assert double.get_object(plural, "spoke", name) is None
+
+
+def test_grant_check_mode_and_bad_input_write_nothing(linked_clusters, runner):
+    double, kubeconfig = linked_clusters
+    hub = {"kubeconfig": str(kubeconfig), "namespace": "hub"}
+    version = double.resource_version
+    results = runner.run(
+        {MODULES + "access_grant": dict(hub, name="later", expiration_window="soon")},
+        {MODULES + "access_grant": dict(hub, name="later", redemptions_allowed=0)},
+        {MODULES + "access_grant": dict(hub, name="Not-A-Name")},
+    )
+    assert "expiration_window: 'soon' is not a duration Skupper can read" in results[0]["msg"]
+    assert "redemptions_allowed: 0 is not a whole number of at least 1" in results[1]["msg"]
+    assert "name: 'Not-A-Name' is not a valid name" in results[2]["msg"]
+    checked = runner.run({MODULES + "access_grant": dict(hub, name="later", code="my-own-code-123")},
+                         check=True, diff=True)
+    result = checked[0]
+    assert result["changed"] is True and "token" not in result
+    assert result["diff"]["after"]["spec"]["code"] == "(hidden)"
+    assert "my-own-code-123" not in checked.stdout
+    assert double.resource_version == version and double.get_object("accessgrants", "hub", "later") is None
 
 
 def test_a_used_up_token_fails_and_leaves_no_access_token(linked_clusters, runner):

@@ -984,8 +984,8 @@ def _safe(text):
 def record_path(directory, data_home, namespace, hostname=None):
     """``<registry>/system_<hostname>_<namespace>_<hash of the data home>.yaml``."""
     digest = hashlib.sha256(os.path.realpath(os.fspath(data_home)).encode("utf-8")).hexdigest()[:12]
-    return os.path.join(directory, "system_%s_%s_%s.yaml" % (_safe(hostname or socket.gethostname()),
-                                                              _safe(namespace), digest))
+    name = "system_%s_%s_%s.yaml" % (_safe(hostname or socket.gethostname()), _safe(namespace), digest)
+    return os.path.join(directory, name)
 
 
 class _NetworkLock:
