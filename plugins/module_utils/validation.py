@@ -134,9 +134,11 @@ def positive_int(value):
 
 def go_duration(value):
     """What Skupper's grant controller can parse (time.ParseDuration); anything else makes the grant fail."""
-    if not isinstance(value, str) or not GO_DURATION.fullmatch(value) or value.startswith("-"):
+    if not isinstance(value, str) or not GO_DURATION.fullmatch(value):
         return ("%s is not a duration Skupper can read: a number and a unit, for example 15m, 1h or 1h30m "
                 "(units ns, us, ms, s, m, h)" % _text(value))
+    if value.startswith("-"):
+        return "%s is negative: the grant would have expired before anyone could redeem it" % _text(value)
     return None
 
 
