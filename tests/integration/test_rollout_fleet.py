@@ -1,9 +1,11 @@
-"""playbooks/rollout.yml over a real fleet: ten SSH hosts in network namespaces and a Kubernetes site.
+"""playbooks/rollout.yml over a real fleet: ten SSH hosts in network namespaces and a Kubernetes site, linked.
 
 Each Linux host runs the site role (the Skupper CLI installed from a file on the controller
 with its checksum; the CLI is the stand-in tests/bin/skupper, a test double) and the network
 role over SSH; the Kubernetes site runs on the API test double. The inventory plants routing
-keys with no connector and a connector with no listener, which the report must name.
+keys with no connector and a connector with no listener, which the report must name. The hosts link to
+the Kubernetes site (its grants redeemed over HTTPS on the fleet's bridge) and some to each other (static
+links), with h9 left unlinked: the routing keys that need it are unreachable.
 """
 
 import hashlib
@@ -72,11 +74,33 @@ def fleet(tmp_path):
         yield hosts
 
 
+def links(name):
+    """The links hN declares: every host but h9 (planted with no link) to the cluster, and each of h2, h4, h6,
+    h8 also to the host before it (a static link: odd hosts but h9 have link access)."""
+    number = int(name[1:])
+    if number == 9:
+        return []
+    declared_links = [{"site": "cluster"}]
+    if number % 2 == 0 and number < 10:
+        declared_links.append({"site": "h%d" % (number - 1), "cost": 2})
+    return declared_links
+
+
+def link_access(name):
+    number = int(name[1:])
+    return "default" if number % 2 == 1 and number != 9 else ""
+
+
 @pytest.fixture
 def inventory(fleet, kube_site, tmp_path):
     cli, checksum = build_cli(tmp_path)
+    registry = tmp_path / "network"
+    registry.mkdir()
     if kube_site.double:
         kube_site.double.controller_enabled = True
+        # The fleet's hosts reach the grant server on the bridge's address (test-bench.md "TLS and grant servers").
+        kube_site.double.grant_server_host = fleet.gateway
+        kube_site.double.network_dir = str(registry)
 
     def host_vars(host):
         listeners, multikeylisteners, connectors = declared(host.name)
@@ -87,7 +111,10 @@ def inventory(fleet, kube_site, tmp_path):
             "skupper_site_cli_checksum": checksum,
             # Per host: the fleet's hosts share the machine's /usr and /etc, not /var/lib/skupper.
             "skupper_site_cli_path": "/var/lib/skupper/bin/skupper",
-            "skupper_site_cli_environment": {"SKUPPER_DOUBLE_UNIT_DIR": "/var/lib/skupper/units"},
+            "skupper_site_cli_environment": {"SKUPPER_DOUBLE_UNIT_DIR": "/var/lib/skupper/units",
+                                             "SKUPPER_DOUBLE_NETWORK_DIR": str(registry)},
+            "skupper_site_link_access": link_access(host.name),
+            "skupper_network_links": links(host.name),
             "skupper_site_required_commands": ["python3"],
             "skupper_site_systemd": False,
             "skupper_network_listeners": listeners,
@@ -109,6 +136,7 @@ def inventory(fleet, kube_site, tmp_path):
         "skupper_site_kubeconfig": str(kube_site.args["kubeconfig"]),
         "skupper_site_install_controller": False,
         "skupper_site_wait_timeout": 30,
+        "skupper_site_link_access": "default",
         "skupper_network_listeners": [{"name": "svc-1", "routing_key": "svc-1", "host": "svc-1", "port": 8080}],
         "skupper_network_connectors": [{"name": "metrics", "routing_key": "metrics", "selector": "app=metrics",
                                         "port": 9100}],
@@ -146,9 +174,12 @@ def test_rollout_brings_up_the_fleet_and_reruns_unchanged(fleet, inventory, kube
                           + ["Listener-%s.yaml" % item["name"] for item in listeners]
                           + ["MultiKeyListener-%s.yaml" % item["name"] for item in multikeylisteners]
                           + ["Connector-%s.yaml" % item["name"] for item in connectors])
-        assert resources(fleet, host.name) == expected, host.name
+        assert set(resources(fleet, host.name)) >= set(expected), host.name
         runtime = os.path.join(fleet.data_home(host.name), "namespaces", "default", "runtime", "resources")
-        assert sorted(os.listdir(runtime)) == expected, "%s: started and reloaded" % host.name
+        assert set(os.listdir(runtime)) >= set(expected), "%s: started and reloaded" % host.name
+        made = sorted(name[len("Link-"):-len(".yaml")] for name in os.listdir(runtime) if name.startswith("Link-"))
+        assert made == sorted("cluster" if item["site"] == "cluster" else item["site"]
+                              for item in links(host.name)), "%s: its links, running" % host.name
     assert kube_site.read("Site", "cluster") is not None
     assert kube_site.read("Listener", "svc-1")["spec"]["port"] == 8080
 
@@ -156,8 +187,23 @@ def test_rollout_brings_up_the_fleet_and_reruns_unchanged(fleet, inventory, kube
     assert report["listeners_without_connector"] == ["orphan"]
     assert report["connectors_without_listener"] == ["lonely", "metrics"]
     assert report["failed_hosts"] == []
-    assert report["routing_keys"]["svc-1"] == {"listeners": ["cluster/%s" % kube_site.namespace, "h10/default"],
-                                               "connectors": ["h1/default"]}
+    svc_1 = report["routing_keys"]["svc-1"]
+    assert (svc_1["listeners"], svc_1["connectors"]) == (["cluster/%s" % kube_site.namespace, "h10/default"],
+                                                         ["h1/default"])
+    # Links: nine hosts to the cluster, four static links; h9 is planted alone.
+    cluster_site = "cluster/%s" % kube_site.namespace
+    made = sorted((link["from"], link["to"]) for link in report["links"])
+    assert made == sorted([("h%d/default" % n, cluster_site) for n in range(1, 11) if n != 9]
+                          + [("h%d/default" % n, "h%d/default" % (n - 1)) for n in (2, 4, 6, 8)])
+    assert not [link for link in report["links"] if link["status"] == "Failed"], report["links"]
+    assert report["networks"] == [sorted([cluster_site] + ["h%d/default" % n for n in range(1, 11) if n != 9]),
+                                  ["h9/default"]]
+    # svc-9 (listener h8, connector h9) and svc-10 (listener h9, connector h10) need h9, which is not linked.
+    assert report["unreachable_routing_keys"] == ["lonely", "metrics", "orphan", "svc-10", "svc-9"]
+    assert report["routing_keys"]["svc-4"]["reachable"] is True
+    assert not kube_site.double or kube_site.double.list_objects("accessgrants") == [], "grants removed once redeemed"
+    grant_writes = len([r for r in kube_site.double.calls(plural="accessgrants") if r.is_write]) \
+        if kube_site.double else 0
     assert sorted(report["routing_keys"]["svc-4"]["listeners"]) == ["h1/default", "h3/default"]
     assert "orphan" in first.stdout and "no connector anywhere" in first.stdout
 
@@ -165,13 +211,16 @@ def test_rollout_brings_up_the_fleet_and_reruns_unchanged(fleet, inventory, kube
     assert again.returncode == 0, again.stdout[-6000:]
     changed = dict((host, counts["changed"]) for host, counts in recap(again.stdout).items())
     assert set(changed.values()) == {"0"}, changed
+    if kube_site.double:
+        assert len([r for r in kube_site.double.calls(plural="accessgrants") if r.is_write]) == grant_writes, \
+            "a re-run issues no grant"
     print("\nrollout over %d hosts + 1 cluster: first run %.1f s" % (COUNT, first_seconds))
 
     # The same fleet, torn down: one rollout serves both, the slowest part of the suite.
     tear_down_keeping_every_input_file(fleet, inventory, runner, tmp_path)
 
 
-def test_a_host_down_mid_rollout(fleet, inventory, runner, tmp_path):
+def test_a_host_down_mid_rollout(fleet, inventory, kube_site, runner, tmp_path):
     report_path = tmp_path / "report.json"
     victim = "h7"
     site_file = os.path.join(fleet.data_home(victim), "namespaces", "default", "input", "resources",
@@ -198,6 +247,10 @@ def test_a_host_down_mid_rollout(fleet, inventory, runner, tmp_path):
     assert report["failed_hosts"] == [victim]
     assert "unreachable" in report["errors"][victim]
     assert "failed hosts: %s" % victim in process.stdout
+    # h8 links to h7 by its static link: only that link fails, and says which peer.
+    h8_links = dict((link["to"], link) for link in report["links"] if link["from"] == "h8/default")
+    assert h8_links["h7/default"]["status"] == "Failed" and "h7" in h8_links["h7/default"]["message"]
+    assert h8_links["cluster/%s" % kube_site.namespace]["status"] != "Failed"
 
 
 # ---------------------------------------------------------------------------
