@@ -141,6 +141,16 @@ attributes:
     platforms: [kubernetes, linux]
 '''
 
+    # Every module is in the action group of meta/runtime.yml.
+    ACTION_GROUP = r'''
+attributes:
+  action_group:
+    description: Use C(group/skupperlabs.network.skupper) in C(module_defaults) to set common options once.
+    support: full
+    membership:
+      - skupperlabs.network.skupper
+'''
+
     # What every *_info module takes besides where the resources live.
     INFO = r'''
 options:

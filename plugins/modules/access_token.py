@@ -27,6 +27,7 @@ author:
   - skupperlabs.network developers (@skupperlabs)
 extends_documentation_fragment:
   - skupperlabs.network.common.connection
+  - skupperlabs.network.common.action_group
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -42,11 +43,6 @@ attributes:
     description: Target OS/families that can be operated against.
     support: N/A
     platforms: [kubernetes, linux]
-  action_group:
-    description: Use C(group/skupperlabs.network.skupper) in C(module_defaults) to set common options once.
-    support: full
-    membership:
-      - skupperlabs.network.skupper
 options:
   name:
     description:

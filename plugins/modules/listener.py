@@ -26,15 +26,10 @@ author:
   - skupperlabs.network developers (@skupperlabs)
 extends_documentation_fragment:
   - skupperlabs.network.common.connection
+  - skupperlabs.network.common.action_group
   - skupperlabs.network.common.resource
   - skupperlabs.network.common.bulk
   - skupperlabs.network.common.attributes
-attributes:
-  action_group:
-    description: Use C(group/skupperlabs.network.skupper) in C(module_defaults) to set common options once.
-    support: full
-    membership:
-      - skupperlabs.network.skupper
 options:
   routing_key:
     description:
