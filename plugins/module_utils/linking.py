@@ -31,7 +31,7 @@ except ImportError:
     YAML_IMPORT_ERROR = traceback.format_exc()
 
 from ansible_collections.skupperlabs.network.plugins.module_utils import engine, redemption, validation, waiting
-from ansible_collections.skupperlabs.network.plugins.module_utils.errors import SkupperError, fail
+from ansible_collections.skupperlabs.network.plugins.module_utils.errors import ConflictError, SkupperError, fail
 from ansible_collections.skupperlabs.network.plugins.module_utils.kinds import (
     ACCESS_GRANT, ACCESS_TOKEN, LINK, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SECRET)
 
@@ -455,9 +455,29 @@ class TokenRedeemer:
                 raise
             result["resource"] = engine.hidden(ACCESS_TOKEN, stored)
             result["links"] = yielded_link_names(self.backend, self.namespace, self.name)
+            if result["action"] != "none":
+                self._label_yielded(result["links"])
         else:
             result["links"] = [self.name] if self.module.check_mode else []
         return result
+
+    def _label_yielded(self, link_names):
+        """Skupper's controller writes the Links and Secret of a redemption without labels (redeem.go:
+        owned by the Site). They get ours once, so that link_info's label selector and an exclusive
+        rollout find what this collection linked; nothing else of them is changed."""
+        for kind, name in [(LINK, n) for n in link_names] + [(SECRET, self.name)]:
+            for _attempt in range(engine.CONFLICT_RETRIES):
+                obj = self.backend.get(kind, self.namespace, name)
+                if obj is None or all(((obj.get("metadata") or {}).get("labels") or {}).get(k) == v
+                                      for k, v in self.labels.items()):
+                    break
+                obj["metadata"]["labels"] = dict(obj["metadata"].get("labels") or {}, **self.labels)
+                obj["metadata"].pop("managedFields", None)
+                try:
+                    self.backend.replace(kind, self.namespace, obj)
+                    break
+                except ConflictError:
+                    continue  # the controller wrote it meanwhile: read it again
 
     # System sites ---------------------------------------------------------
     def _refusals(self):

@@ -254,25 +254,62 @@ def test_access_grant_is_kubernetes_only(system_site, runner):
     assert result["failed"] and "system sites cannot issue tokens" in result["msg"]
 
 
-# -- Kubernetes: grant, token, link through Skupper's controller (the double) -----------------------------
+# -- Kubernetes: grant, token, link through Skupper's controller -------------------------------------------
+#
+# On the API test double (its controller on) or, with SKUPPERLABS_TEST_KUBECONFIG, on a real cluster with
+# Skupper installed: everything is read back through the kubernetes client, never the double's internals.
+
+class Clusters:
+    """Two namespaces with Sites: ``hub`` accepts links, ``spoke`` joins it."""
+
+    def __init__(self, target):
+        from kubernetes import client
+        self.target = target
+        self.hub = target.namespace
+        self.spoke = target.namespace + "-spoke"
+        target.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=self.spoke)))
+        if target.double is not None:
+            target.double.controller_enabled = True
+        for namespace, spec in ((self.hub, {"linkAccess": "default"}), (self.spoke, {})):
+            target.custom.create_namespaced_custom_object(
+                "skupper.io", "v2alpha1", namespace, "sites",
+                {"apiVersion": "skupper.io/v2alpha1", "kind": "Site", "metadata": {"name": namespace},
+                 "spec": spec})
+
+    def args(self, namespace):
+        return {"kubeconfig": self.target.kubeconfig, "namespace": namespace}
+
+    def get(self, plural, namespace, name):
+        from kubernetes.client.rest import ApiException
+        try:
+            if plural == "secrets":
+                return self.target.core.read_namespaced_secret(name, namespace).to_dict()
+            return self.target.custom.get_namespaced_custom_object("skupper.io", "v2alpha1", namespace, plural, name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def close(self):
+        from kubernetes.client.rest import ApiException
+        try:
+            self.target.core.delete_namespace(self.spoke)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
 
 @pytest.fixture
-def linked_clusters(tmp_path, kube_api):
-    """Two namespaces with Sites on the API double, its controller on: the hub accepts links."""
-    kube_api.controller_enabled = True
-    for namespace, spec in (("hub", {"linkAccess": "default"}), ("spoke", {})):
-        kube_api.create_namespace(namespace)
-        kube_api.put_object("sites", namespace, {"apiVersion": "skupper.io/v2alpha1", "kind": "Site",
-                                                 "metadata": {"name": namespace, "namespace": namespace},
-                                                 "spec": spec})
-    kube_api.run_controller()
-    return kube_api, kube_api.write_kubeconfig(tmp_path / "kubeconfig")
+def clusters(kube_target):
+    pair = Clusters(kube_target)
+    try:
+        yield pair
+    finally:
+        pair.close()
 
 
-def test_grant_then_token_links_two_kubernetes_sites(linked_clusters, runner):
-    double, kubeconfig = linked_clusters
-    hub = {"kubeconfig": str(kubeconfig), "namespace": "hub"}
-    spoke = {"kubeconfig": str(kubeconfig), "namespace": "spoke"}
+def test_grant_then_token_links_two_kubernetes_sites(clusters, runner):
+    hub, spoke = clusters.args(clusters.hub), clusters.args(clusters.spoke)
     run = runner.run(
         {MODULES + "access_grant": dict(hub, name="spoke", redemptions_allowed=1)},
         {MODULES + "access_grant": dict(hub, name="spoke", redemptions_allowed=1)},
@@ -282,7 +319,7 @@ def test_grant_then_token_links_two_kubernetes_sites(linked_clusters, runner):
     token = grant["token"]
     assert token["kind"] == "AccessToken" and token["metadata"]["name"] == "spoke"
     assert token["spec"]["url"].startswith("https://") and token == again["token"]
-    stored = double.get_object("accessgrants", "hub", "spoke")
+    stored = clusters.get("accessgrants", clusters.hub, "spoke")
     assert grant["resource"]["status"]["code"] == "(hidden)"
     assert stored["status"]["code"] == token["spec"]["code"]
 
@@ -295,21 +332,23 @@ def test_grant_then_token_links_two_kubernetes_sites(linked_clusters, runner):
     assert result["resource"]["spec"]["code"] == "(hidden)" and result["resource"]["status"]["redeemed"] is True
     assert [entry["name"] for entry in info["links"]] == ["hub"]
     assert rerun["changed"] is False and rerun["action"] == "none"
-    assert double.get_object("accessgrants", "hub", "spoke")["status"]["redemptions"] == 1
+    assert clusters.get("accessgrants", clusters.hub, "spoke")["status"]["redemptions"] == 1
     assert token["spec"]["code"] not in redeem.stdout + redeem.stderr
-    secret_name = double.get_object("links", "spoke", "hub")["spec"]["tlsCredentials"]
-    assert double.get_object("secrets", "spoke", secret_name) is not None
+    link = clusters.get("links", clusters.spoke, "hub")
+    secret_name = link["spec"]["tlsCredentials"]
+    secret = clusters.get("secrets", clusters.spoke, secret_name)
+    # What the controller wrote carries the collection's label, so link_info's selector finds it.
+    assert link["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "skupperlabs.network"
+    assert secret["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "skupperlabs.network"
 
     gone = runner.run({MODULES + "access_token": dict(spoke, name="hub", state="absent")})[0]
     assert sorted(gone["removed"]) == ["AccessToken hub", "Link hub", "Secret %s" % secret_name], gone
     for plural, name in (("accesstokens", "hub"), ("links", "hub"), ("secrets", secret_name)):
-        assert double.get_object(plural, "spoke", name) is None
+        assert clusters.get(plural, clusters.spoke, name) is None
 
 
-def test_grant_check_mode_and_bad_input_write_nothing(linked_clusters, runner):
-    double, kubeconfig = linked_clusters
-    hub = {"kubeconfig": str(kubeconfig), "namespace": "hub"}
-    version = double.resource_version
+def test_grant_check_mode_and_bad_input_write_nothing(clusters, runner):
+    hub = clusters.args(clusters.hub)
     results = runner.run(
         {MODULES + "access_grant": dict(hub, name="later", expiration_window="soon")},
         {MODULES + "access_grant": dict(hub, name="later", redemptions_allowed=0)},
@@ -324,16 +363,14 @@ def test_grant_check_mode_and_bad_input_write_nothing(linked_clusters, runner):
     assert result["changed"] is True and "token" not in result
     assert result["diff"]["after"]["spec"]["code"] == "(hidden)"
     assert "my-own-code-123" not in checked.stdout
-    assert double.resource_version == version and double.get_object("accessgrants", "hub", "later") is None
+    assert clusters.get("accessgrants", clusters.hub, "later") is None
 
 
-def test_a_used_up_token_fails_and_leaves_no_access_token(linked_clusters, runner):
-    double, kubeconfig = linked_clusters
-    hub = {"kubeconfig": str(kubeconfig), "namespace": "hub"}
-    spoke = {"kubeconfig": str(kubeconfig), "namespace": "spoke"}
+def test_a_used_up_token_fails_and_leaves_no_access_token(clusters, runner):
+    hub, spoke = clusters.args(clusters.hub), clusters.args(clusters.spoke)
     token = runner.run({MODULES + "access_grant": dict(hub, name="once")})[0]["token"]
     runner.run({MODULES + "access_token": dict(spoke, name="first", token=token)})
     second = runner.run({MODULES + "access_token": dict(spoke, name="second", token=token, wait_timeout=20)})[0]
     assert second["failed"] and "No such access granted" in second["msg"], second
-    assert double.get_object("accesstokens", "spoke", "second") is None
-    assert double.get_object("links", "spoke", "second") is None
+    assert clusters.get("accesstokens", clusters.spoke, "second") is None
+    assert clusters.get("links", clusters.spoke, "second") is None
