@@ -4,6 +4,7 @@ import base64
 import json
 import os
 
+import pytest
 import yaml
 from cryptography import x509
 
@@ -83,6 +84,7 @@ def test_quickstart_without_a_cli_declares_the_network_and_reruns_unchanged(runn
     assert_unchanged(quickstart(runner, home, env))
 
 
+@pytest.mark.extra  # a minute of started sites: the extra suite
 def test_quickstart_with_a_cli_starts_and_links_the_sites_and_reruns_unchanged(runner, tmp_path):
     """With the Skupper CLI double (tests/bin/skupper) on the PATH the sites start and east copies west's
     static link. The machine runs the tests as root, and Skupper keeps root's sites in /var/lib/skupper:

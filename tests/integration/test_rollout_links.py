@@ -18,6 +18,10 @@ import yaml
 from tests.support.kube_api_double import KubeApiDouble
 from tests.support.playbook import ROOT, run_playbook
 
+# The extra suite (./scripts/test --extra, run by .ci/run after the default suite): several minutes of
+# whole-site roll-outs, kept out of the default run so that it stays under 15 minutes.
+pytestmark = pytest.mark.extra
+
 pytest.importorskip("kubernetes")
 
 CLI = os.path.join(ROOT, "tests", "bin", "skupper")

@@ -17,6 +17,10 @@ from tests.integration.test_rollout_fleet import build_cli
 from tests.support.playbook import merged, run_playbook
 from tests.support.sites import SystemSite
 
+# The extra suite (./scripts/test --extra, run by .ci/run after the default suite): several minutes of
+# whole-site roll-outs, kept out of the default run so that it stays under 15 minutes.
+pytestmark = pytest.mark.extra
+
 
 def play(tmp_path, name, variables, role="skupperlabs.network.site"):
     path = tmp_path / ("%s.yml" % name)
