@@ -23,6 +23,8 @@ import copy
 import time
 
 from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.common.validation import (
+    check_type_bool, check_type_dict, check_type_int, check_type_list, check_type_raw)
 
 from ansible_collections.skupperlabs.network.plugins.module_utils import comparison, validation, waiting
 from ansible_collections.skupperlabs.network.plugins.module_utils.errors import ConflictError, SkupperError, fail
@@ -54,16 +56,21 @@ def connection_argument_spec():
     }
 
 
-def resource_module_kwargs(kind):
-    """AnsibleModule keyword arguments for the resource module of ``kind``."""
-    item_options = {
+def item_options(kind):
+    """What one item of the list form takes (documented as the list option's suboptions)."""
+    options = {
         "name": {"type": "str", "required": True},
         "state": {"type": "str", "choices": ["present", "absent"]},
         "labels": {"type": "dict"},
         "annotations": {"type": "dict"},
     }
     for field in kind.fields:
-        item_options[field.option] = field.argument_spec()
+        options[field.option] = field.argument_spec()
+    return options
+
+
+def resource_module_kwargs(kind):
+    """AnsibleModule keyword arguments for the resource module of ``kind``."""
     spec = connection_argument_spec()
     spec.update({
         "name": {"type": "str"},
@@ -81,7 +88,10 @@ def resource_module_kwargs(kind):
     if kind.bulk_option is None:
         spec["name"]["required"] = True
         return kwargs
-    spec[kind.bulk_option] = {"type": "list", "elements": "dict", "options": item_options, "no_log": False}
+    # No ``options``: Ansible's sub-spec checks name neither the item nor the option of a bad value,
+    # and crash on some (a dict option given as a list). validate_items checks each item with
+    # Ansible's own type checkers instead, and names ``listeners[3].port``.
+    spec[kind.bulk_option] = {"type": "list", "elements": "dict", "no_log": False}
     spec["exclusive"] = {"type": "bool", "default": False}
     kwargs["mutually_exclusive"] = [("name", kind.bulk_option)] + [(kind.bulk_option, f.option) for f in kind.fields]
     kwargs["required_one_of"] = [("name", kind.bulk_option)]
@@ -119,31 +129,140 @@ class Item:
 
 
 def _metadata_map(value, option, errors, where):
+    """Labels or annotations as the Kubernetes API validates them (on both back ends)."""
     if value is None:
         return {}
-    error, converted = validation.string_map(value)
+    check = validation.labels if option == "labels" else validation.annotations
+    error, converted = check(value)
     if error:
         errors.append("%s%s: %s" % (where, option, error))
         return {}
     return converted
 
 
-def validate_items(kind, params, rules):
-    """Turn the task's options into Items, or raise one error naming every bad option."""
+# Ansible's own type checkers, applied to each list item as AnsibleModule applies them to options.
+TYPE_CHECKERS = {
+    "dict": check_type_dict,
+    "list": check_type_list,
+    "bool": check_type_bool,
+    "int": check_type_int,
+    "raw": check_type_raw,
+}
+
+
+def _checked_value(value, option_spec):
+    """``(error, value)``: ``value`` converted to the option's type, or why it cannot be."""
+    option_type = option_spec.get("type", "str")
+    if option_type == "str":
+        # Ansible would turn a list or a mapping into its text ("['a']"); only scalars are taken.
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            return "%r is not a string" % (value,), None
+        converted = value if isinstance(value, str) else str(value)
+    else:
+        try:
+            converted = TYPE_CHECKERS[option_type](value)
+        except (TypeError, ValueError) as exc:
+            return "%r is not of type %s: %s" % (value, option_type, exc), None
+    if option_type == "list" and option_spec.get("elements") in TYPE_CHECKERS:
+        try:
+            converted = [TYPE_CHECKERS[option_spec["elements"]](element) for element in converted]
+        except (TypeError, ValueError) as exc:
+            return "an element is not of type %s: %s" % (option_spec["elements"], exc), None
+    choices = option_spec.get("choices")
+    if choices and converted not in choices:
+        return "%r is not one of %s" % (converted, ", ".join(choices)), None
+    return None, converted
+
+
+def checked_items(kind, items):
+    """Each list item type-checked against item_options(kind), before anything else looks at it.
+
+    Returns ``(errors, items)``; every error names the item's index and the option
+    (``listeners[3].port: ...``), unknown options included.
+    """
+    options = item_options(kind)
+    errors, converted_items = [], []
+    for index, item in enumerate(items):
+        where = "%s[%d]" % (kind.bulk_option, index)
+        if not isinstance(item, dict):
+            errors.append("%s: %r is not a mapping of options (name, ...)" % (where, item))
+            converted_items.append({})
+            continue
+        converted = {}
+        unknown = sorted(str(key) for key in item if key not in options)
+        for key in unknown:
+            errors.append("%s.%s: unknown option; an item takes %s" % (where, key, ", ".join(sorted(options))))
+        for option, option_spec in options.items():
+            value = item.get(option)
+            if value is None:
+                if option_spec.get("required"):
+                    errors.append("%s.%s: required" % (where, option))
+                continue
+            error, value = _checked_value(value, option_spec)
+            if error:
+                errors.append("%s.%s: %s" % (where, option, error))
+            else:
+                converted[option] = value
+        converted_items.append(converted)
+    return errors, converted_items
+
+
+def raw_parameters():
+    """The module's arguments as the controller sent them, before Ansible's type conversion; None
+    outside a module run. (Ansible documents basic._load_params for modules that need them.)"""
+    try:
+        from ansible.module_utils import basic
+        if getattr(basic, "_ANSIBLE_ARGS", None) is None:
+            return None
+        return basic._load_params()
+    except Exception:  # pylint: disable=broad-except
+        return None
+
+
+def connection_errors(params, raw=None):
+    """Errors in where the resources live: shared by resource and info modules."""
     errors = []
-    if kind.platforms and rules.name not in kind.platforms:
-        raise SkupperError("platform: %s exists on %s only; %s" % (
-            kind.kind, " and ".join(kind.platforms), PLATFORM_ADVICE.get(kind.kind, "")))
     if params.get("namespace") is not None:
         error = validation.namespace(params["namespace"])
         if error:
             errors.append("namespace: %s" % error)
+    # data_home is documented as a path, and Ansible's path type would turn ["dh"] into "['dh']":
+    # the value as given must be a string.
+    data_home = (raw or {}).get("data_home", params.get("data_home"))
+    if data_home is not None:
+        error = validation.path_string(data_home)
+        if error:
+            errors.append("data_home: %s" % error)
+    return errors
+
+
+def validate_items(kind, params, rules, raw=None):
+    """Turn the task's options into Items, or raise one error naming every bad option.
+
+    ``raw``: the arguments before Ansible's conversion (raw_parameters()), where a type matters.
+    """
+    errors = []
+    if kind.platforms and rules.name not in kind.platforms:
+        raise SkupperError("platform: %s exists on %s only; %s" % (
+            kind.kind, " and ".join(kind.platforms), PLATFORM_ADVICE.get(kind.kind, "")))
+    errors.extend(connection_errors(params, raw))
+    if "wait_timeout" in params and params["wait_timeout"] is not None:
+        error = validation.positive_int(params["wait_timeout"])
+        if error:
+            errors.append("wait_timeout: %s (seconds)" % error)
     bulk = params.get(kind.bulk_option) if kind.bulk_option else None
     if params.get("exclusive") and bulk is None:
         errors.append("exclusive: it applies to the %s list only" % kind.bulk_option)
     if bulk is None:
         raw_items = [("", dict(params))]
     else:
+        if not isinstance(bulk, list):
+            raise SkupperError("invalid input, nothing was written: %s: must be a list" % kind.bulk_option)
+        item_errors, bulk = checked_items(kind, bulk)
+        if item_errors:
+            # A type error makes the item's other checks meaningless: report these first, alone.
+            errors.extend(item_errors)
+            raise SkupperError("invalid input, nothing was written: " + "; ".join(errors), errors=errors)
         raw_items = [("%s[%d]." % (kind.bulk_option, index), dict(item)) for index, item in enumerate(bulk)]
     common_labels = _metadata_map(params.get("labels"), "labels", errors, "")
     common_annotations = _metadata_map(params.get("annotations"), "annotations", errors, "")
@@ -269,7 +388,8 @@ class Reconciler:
         self.params = params
         self.check_mode = check_mode
         self.diff_mode = diff_mode
-        self.items = validate_items(kind, params, backend or backend_class(params["platform"]))
+        self.items = validate_items(kind, params, backend or backend_class(params["platform"]),
+                                    raw=raw_parameters())
         self.backend = backend or build_backend(params)
         self.namespace = params.get("namespace") or self.backend.default_namespace
         self.bulk = bool(kind.bulk_option) and params.get(kind.bulk_option) is not None

@@ -13,6 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible.module_utils.common.validation import check_type_dict, check_type_list
+
 from ansible_collections.skupperlabs.network.plugins.module_utils import validation
 
 API_GROUP = "skupper.io"
@@ -54,8 +56,9 @@ class Field:
             spec["choices"] = list(self.choices)
         if self.elements:
             spec["elements"] = self.elements
-        if self.suboptions:
-            spec["options"] = self.suboptions
+        # ``suboptions`` are documented but not handed to Ansible: its sub-spec checks crash on a
+        # dict option given as a list (``strategy: [1]``: set_fallbacks iterates the list) and name
+        # no item; the field's check validates them itself.
         return spec
 
     def to_api(self, value, rules):
@@ -82,6 +85,11 @@ def _check_settings(value, rules):
     return validation.string_map(value)
 
 
+def _check_tls_credentials(value, rules):
+    """A Secret name on Kubernetes, a folder of input/certs/ on a system site (validation.tls_credentials)."""
+    return validation.tls_credentials(value, rules.name), value
+
+
 class StrategyField(Field):
     """MultiKeyListener ``strategy``: exactly one of priority or weighted."""
 
@@ -97,16 +105,37 @@ class StrategyField(Field):
             })
 
     def to_api(self, value, rules):
-        given = [name for name in self.TYPES if (value or {}).get(name) is not None]
+        if not isinstance(value, dict):
+            return "must be a mapping with priority or weighted, not %r" % (value,), None
+        unknown = sorted(str(key) for key in value if key not in self.TYPES)
+        if unknown:
+            return "unknown key%s %s: set priority or weighted" % ("s" if len(unknown) > 1 else "",
+                                                                  ", ".join(unknown)), None
+        given = [name for name in self.TYPES if value.get(name) is not None]
         if len(given) == 2:
             return "set exactly one of priority or weighted, not both", None
         if not given:
             return "set exactly one of priority or weighted; neither is set", None
         kind = given[0]
+        if not isinstance(value[kind], dict):
+            return "%s: must be a mapping with routing_keys, not %r" % (kind, value[kind]), None
+        unknown = sorted(str(key) for key in value[kind] if key != "routing_keys")
+        if unknown:
+            return "%s: unknown key%s %s (it takes routing_keys)" % (kind, "s" if len(unknown) > 1 else "",
+                                                                    ", ".join(unknown)), None
         keys = value[kind].get("routing_keys")
         where = "%s.routing_keys" % kind
         if not keys:
             return "%s: list at least one routing key" % where, None
+        # Ansible's own type checkers, as its sub-spec would have applied them.
+        try:
+            keys = check_type_list(keys) if kind == "priority" else check_type_dict(keys)
+        except TypeError as exc:
+            return "%s: %s" % (where, exc), None
+        if kind == "priority":
+            # As Ansible's elements: str turned a number into its text.
+            keys = [str(key) if isinstance(key, (int, float)) and not isinstance(key, bool) else key
+                    for key in keys]
         if len(keys) > MAX_STRATEGY_KEYS:
             return "%s: %d routing keys given, at most %d are allowed" % (where, len(keys), MAX_STRATEGY_KEYS), None
         for key in keys:
@@ -274,7 +303,7 @@ def _connector_status(status):
 _ROUTING_KEY = Field("routing_key", "routingKey", required=True, check=_plain(validation.routing_key))
 _HOST = Field("host", "host", required=True, check=_check_host)
 _PORT = Field("port", "port", type="int", required=True, check=_plain(validation.port))
-_TLS = Field("tls_credentials", "tlsCredentials")
+_TLS = Field("tls_credentials", "tlsCredentials", check=_check_tls_credentials)
 _OBSERVER = Field("observer", "observer", choices=OBSERVERS)
 _SETTINGS = Field("settings", "settings", type="dict", check=_check_settings, absent_equals={})
 
