@@ -45,7 +45,8 @@ def quickstart(runner, home, env):
 
 def test_quickstart_without_a_cli_declares_the_network_and_reruns_unchanged(runner, tmp_path):
     home = tmp_path / "quickstart"
-    env = {"PATH": path_without_skupper(runner.env)}
+    # As from a user's shell: no Skupper CLI, and no interpreter chosen for Ansible.
+    env = {"PATH": path_without_skupper(runner.env), "ANSIBLE_PYTHON_INTERPRETER": None}
     first = quickstart(runner, home, env)
     assert first.returncode == 0, first.stdout[-6000:] + first.stderr[-3000:]
     assert "No Skupper CLI on the PATH: the sites are declared, not started" in first.stdout

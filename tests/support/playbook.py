@@ -96,9 +96,13 @@ class PlaybookRunner:
 
 
 def run_playbook(runner, playbook, inventory, *extra_args, env=None):
-    """Run one of the collection's own playbooks as a user would, with an inventory file."""
+    """Run one of the collection's own playbooks as a user would, with an inventory file.
+
+    A variable set to None in ``env`` is removed from the environment (for instance
+    ANSIBLE_PYTHON_INTERPRETER, which a user's shell does not set)."""
     run_env = dict(runner.env)
     run_env.update(env or {})
+    run_env = dict((key, value) for key, value in run_env.items() if value is not None)
     return subprocess.run([ansible_playbook(), "-i", str(inventory), os.path.join(ROOT, playbook)] + list(extra_args),
                           capture_output=True, text=True, env=run_env, cwd=runner.workdir, timeout=600, check=False)
 
