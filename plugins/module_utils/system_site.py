@@ -31,6 +31,7 @@ import errno
 import fcntl
 import os
 import re
+import shutil
 import stat
 import tempfile
 import time
@@ -277,6 +278,206 @@ def _signature(st):
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+# -- the namespace lock --------------------------------------------------------
+#
+# One lock file per namespace, beside namespaces/ in the data home, so it exists before the
+# namespace's own folder does. Skupper never meets it: `skupper system uninstall --force` and
+# CheckActiveSites list only <data home>/namespaces/ (internal/cmd/skupper/system/nonkube/
+# system_uninstall.go, internal/nonkube/bootstrap/uninstall.go), and the loader reads only
+# namespaces/<ns>/input (site_state_loader.go).
+LOCK_FOLDER = ".skupperlabs.network.lock.d"
+LOCK_SUFFIX = ".lock"
+# _write_file's temp files: "." + the file's name + "." + mkstemp's 8 random characters + ".tmp".
+STALE_TEMP = re.compile(r"\A\.(?P<target>.+\.ya?ml)\.[a-z0-9_]{8}\.tmp\Z")
+LOCK_ATTEMPTS = 20
+
+
+def _umask():
+    mask = os.umask(0o22)
+    os.umask(mask)
+    return mask
+
+
+def _close(fd):
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def _open_folder_nofollow(path):
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+
+
+class NamespaceLock:
+    """An exclusive flock on ``<data home>/.skupperlabs.network.lock.d/<namespace>.lock``.
+
+    Taken before the first read. While the lock file does not exist yet (a first run,
+    or a run that only reads), nothing is created: the nearest existing folder on its
+    path is flocked instead, then checked again, so every run of this collection on the
+    namespace waits for it. The first write creates the lock file already flocked
+    (built in a temp folder or file, moved into place in one rename or link), so a
+    run that arrives meanwhile either waits on that folder or on the file itself.
+    Check mode and runs that change nothing leave no trace.
+
+    ``error`` says why no lock could be taken (a root-owned lock file, an unreadable
+    data home); reads go on, the first write raises it.
+    """
+
+    def __init__(self, data_home, namespace):
+        self.data_home = data_home
+        self.folder = os.path.join(data_home, LOCK_FOLDER)
+        self.path = os.path.join(self.folder, namespace + LOCK_SUFFIX)
+        self.fd = None  # the lock file, flocked
+        self.provisional = None  # (path, fd) of the flocked nearest existing folder, while the file is missing
+        self.error = None
+
+    @property
+    def held(self):
+        return self.fd is not None
+
+    def _open_file(self):
+        """The lock file's fd (not flocked), None when it (or its folder) does not exist."""
+        try:
+            folder = _open_folder_nofollow(self.folder)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return None
+            if exc.errno in (errno.ENOTDIR, errno.ELOOP) and os.path.islink(self.folder):
+                raise SkupperError("refusing to use the namespace lock folder %s: it is a symbolic link; remove it "
+                                   "(it holds only lock files) and run again" % self.folder)
+            if exc.errno == errno.ENOTDIR and not os.path.exists(self.folder):
+                return None  # something above it is a file: check_writable says so
+            raise OSError(exc.errno, exc.strerror, self.folder)
+        try:
+            fd = os.open(os.path.basename(self.path), os.O_RDONLY | os.O_NOFOLLOW | os.O_NOCTTY
+                         | getattr(os, "O_CLOEXEC", 0) | os.O_NONBLOCK, dir_fd=folder)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return None
+            if exc.errno == errno.ELOOP:
+                raise SkupperError("refusing to use the namespace lock %s: it is a symbolic link; remove it and run "
+                                   "again" % self.path)
+            raise OSError(exc.errno, exc.strerror, self.path)
+        finally:
+            _close(folder)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            _close(fd)
+            raise SkupperError("refusing to use the namespace lock %s: it is not a regular file" % self.path)
+        return fd
+
+    def _nearest_folder(self):
+        """The nearest existing folder on the lock file's path (None: a file or nothing there)."""
+        candidate = self.folder
+        while True:
+            try:
+                st = os.lstat(candidate)
+            except OSError:
+                parent = os.path.dirname(candidate)
+                if parent == candidate:
+                    return None
+                candidate = parent
+                continue
+            if stat.S_ISDIR(st.st_mode) or (stat.S_ISLNK(st.st_mode) and os.path.isdir(candidate)
+                                             and candidate != self.folder):
+                return candidate  # the data home (or a folder above it) may be a link an admin set up
+            return None
+
+    def acquire(self):
+        try:
+            self._acquire()
+        except OSError as exc:
+            self.release()
+            self.error = "cannot take the namespace lock %s: %s" % (exc.filename or self.path, exc.strerror)
+
+    def _acquire(self):
+        for _attempt in range(LOCK_ATTEMPTS):
+            fd = self._open_file()
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                self.fd = fd
+                return
+            folder = self._nearest_folder()
+            if folder is None:
+                return  # nothing to lock and nothing can be written: the first write says why
+            try:
+                folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror, folder)
+            fcntl.flock(folder_fd, fcntl.LOCK_EX)
+            # Someone may have created the lock file, or a folder below this one, meanwhile.
+            if not os.path.lexists(self.path) and self._nearest_folder() == folder:
+                self.provisional = (folder, folder_fd)
+                return
+            _close(folder_fd)
+        raise OSError(errno.EAGAIN, "its folders kept changing while it was taken", self.path)
+
+    def ensure_held(self):
+        """Before the first write: the lock file itself, created (and flocked) when missing."""
+        if self.error:
+            raise SkupperError("data home %s is not writable: %s" % (self.data_home, self.error))
+        if self.held:
+            return
+        if self.provisional is None:
+            raise SkupperError("data home %s is not writable: there is no folder to create the namespace lock %s in"
+                               % (self.data_home, self.path))
+        try:
+            self.fd = self._create(self.provisional[0])
+        except OSError as exc:
+            raise SkupperError("data home %s is not writable: cannot create the namespace lock %s: %s"
+                               % (self.data_home, exc.filename or self.path, exc.strerror))
+
+    def _create(self, folder):
+        """Create the missing part of the lock file's path below ``folder`` with the file flocked."""
+        missing = []
+        candidate = self.path
+        while candidate != folder:
+            missing.insert(0, candidate)
+            candidate = os.path.dirname(candidate)
+        mode = 0o777 & ~_umask()
+        if len(missing) == 1:
+            temp_fd, temp_path = tempfile.mkstemp(prefix=".%s." % os.path.basename(self.path), suffix=".tmp",
+                                                  dir=folder)
+            try:
+                os.fchmod(temp_fd, 0o644)
+                fcntl.flock(temp_fd, fcntl.LOCK_EX)
+                os.link(temp_path, self.path)  # never replaces: a lock file met here is someone else's
+            except OSError:
+                _close(temp_fd)
+                raise
+            finally:
+                os.unlink(temp_path)
+            return temp_fd
+        top = missing[0]
+        temp_top = tempfile.mkdtemp(prefix=".%s." % os.path.basename(top), suffix=".tmp", dir=folder)
+        fd = None
+        try:
+            inner = temp_top
+            for part in missing[1:-1]:
+                inner = os.path.join(inner, os.path.basename(part))
+                os.mkdir(inner)
+            for made in [temp_top] + [os.path.join(temp_top, os.path.relpath(p, top)) for p in missing[1:-1]]:
+                os.chmod(made, mode)
+            fd = os.open(os.path.join(inner, os.path.basename(self.path)),
+                         os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.rename(temp_top, top)
+        except OSError as exc:
+            if fd is not None:
+                _close(fd)
+            shutil.rmtree(temp_top, ignore_errors=True)
+            raise OSError(exc.errno, exc.strerror, exc.filename or top)
+        return fd
+
+    def release(self):
+        if self.fd is not None:
+            _close(self.fd)
+            self.fd = None
+        if self.provisional is not None:
+            _close(self.provisional[1])
+            self.provisional = None
+
+
 class SystemSiteBackend(Backend):
     """Reads and writes resource files of a Skupper system site.
 
@@ -346,29 +547,80 @@ class SystemSiteBackend(Backend):
     def _relative(self, namespace, path):
         return os.path.relpath(path, self.namespace_home(namespace))
 
-    def _refuse_links(self, namespace, path=None):
+    def namespaces_dir(self):
+        return os.path.join(self.data_home, "namespaces")
+
+    def lock_path(self, namespace):
+        return NamespaceLock(self.data_home, namespace).path
+
+    def _refuse_links(self, namespace, path=None, runtime=False):
+        """No folder from namespaces/ down to input/resources (or runtime/resources) may be a link."""
         home = self.namespace_home(namespace)
-        for candidate in (home, os.path.join(home, "input"), self.resource_dir(namespace), path):
+        below = ("runtime", os.path.join("runtime", "resources")) if runtime else \
+            ("input", os.path.join("input", "resources"))
+        candidates = [self.namespaces_dir(), home] + [os.path.join(home, part) for part in below] + [path]
+        for candidate in candidates:
             if candidate and os.path.islink(candidate):
-                raise SkupperError("refusing to use %s: it is a symbolic link (resources are never read or "
-                                   "written through a link)" % candidate)
+                raise SkupperError("refusing to use %s: it is a symbolic link (nothing under the data home's "
+                                   "namespaces/ is ever read or written through a link); replace it with the folder "
+                                   "itself" % candidate)
+
+    def _refuse_unreadable(self, namespace, folder):
+        """A folder that exists but cannot be entered is an error, never an empty namespace."""
+        try:
+            os.stat(folder)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                return
+            raise SkupperError("cannot read namespace %s: %s: %s (user uid %d)"
+                               % (namespace, folder, exc.strerror, os.getuid()))
 
     # -- reading input ---------------------------------------------------
+    def _open_beneath(self, path):
+        """An fd of ``path`` opened one component at a time from namespaces/, none of them followed if a link."""
+        root = self.namespaces_dir()
+        relative = os.path.relpath(path, root)
+        if relative.startswith(os.pardir):
+            raise SkupperError("refusing to read %s: it is outside %s" % (path, root))
+        parts = relative.split(os.sep)
+        flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        current, fd = root, _open_folder_nofollow(root)
+        try:
+            for position, part in enumerate(parts):
+                current = os.path.join(current, part)
+                last = position == len(parts) - 1
+                try:
+                    child = os.open(part, flags | (os.O_NONBLOCK if last else os.O_DIRECTORY), dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(current):
+                        raise SkupperError("refusing to read %s: %s is a symbolic link (nothing under the data "
+                                           "home's namespaces/ is ever read through a link)" % (path, current))
+                    raise
+                _close(fd)
+                fd = child
+            return fd
+        except BaseException:
+            _close(fd)
+            raise
+
     def _read_text(self, path):
         """The file's text and stat, never through a link; None when it does not exist."""
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+            fd = self._open_beneath(path)
         except OSError as exc:
             if exc.errno in (errno.ENOENT, errno.ENOTDIR):
                 return None, None
             if exc.errno == errno.ELOOP:
                 raise SkupperError("refusing to read %s: it is a symbolic link" % path)
             raise SkupperError("cannot read %s: %s" % (path, exc.strerror))
-        with os.fdopen(fd, "rb") as handle:
-            st = os.fstat(handle.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise SkupperError("cannot read %s: it is not a regular file" % path)
-            data = handle.read()
+        try:
+            with os.fdopen(fd, "rb") as handle:
+                st = os.fstat(handle.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    raise SkupperError("cannot read %s: it is not a regular file" % path)
+                data = handle.read()
+        except OSError as exc:
+            raise SkupperError("cannot read %s: %s" % (path, exc.strerror))
         try:
             return data.decode("utf-8"), st
         except UnicodeDecodeError as exc:
@@ -438,6 +690,7 @@ class SystemSiteBackend(Backend):
         index = self._indexes.get(namespace)
         if index is None:
             self._refuse_links(namespace)
+            self._refuse_unreadable(namespace, self.resource_dir(namespace))
             index = _Index()
             if os.path.isdir(self.resource_dir(namespace)):
                 self._walk(namespace, self.resource_dir(namespace), index)
@@ -509,6 +762,7 @@ class SystemSiteBackend(Backend):
         rewritten. Complete means one mapping of this kind and name.
         """
         path = self._runtime_path(kind, namespace, name)
+        self._refuse_links(namespace, runtime=True)
         for attempt in range(RUNTIME_READ_ATTEMPTS):
             text, _st = self._read_text(path)
             if text is None:
@@ -539,7 +793,13 @@ class SystemSiteBackend(Backend):
 
     def read_status(self, kind, namespace, name, desired_spec):
         """The resource as the running site reports it, or a synthetic Pending one. Never fails on
-        a runtime file being rewritten; a status the site reports (Error included) is kept as is."""
+        a runtime file being rewritten; a status the site reports (Error included) is kept as is.
+
+        A runtime/ or runtime/resources that is a symbolic link is refused (SkupperError), never
+        reported Pending: a status read through it could be anyone's, and waiting on it could
+        only end at the timeout; the error names the link at once."""
+        self._refuse_links(namespace, runtime=True)
+        self._refuse_unreadable(namespace, self.runtime_dir(namespace))
         if not os.path.isdir(self.runtime_dir(namespace)):
             return {"status": {"status": "Pending",
                                "message": "site not initialized: the site has not been started (skupper system start)"}}
@@ -572,7 +832,10 @@ class SystemSiteBackend(Backend):
 
     # -- writing ---------------------------------------------------------
     def check_writable(self, namespace):
-        """Fail, without writing, when the data home cannot take the change."""
+        """Fail, without writing, when the data home cannot take the change (or its lock)."""
+        held = self._locks.get(namespace)
+        if held is not None and held["lock"].error:
+            raise SkupperError("data home %s is not writable: %s" % (self.data_home, held["lock"].error))
         target = self.resource_dir(namespace)
         while not os.path.exists(target):
             parent = os.path.dirname(target)
@@ -585,32 +848,76 @@ class SystemSiteBackend(Backend):
 
     @contextlib.contextmanager
     def locked(self, namespace):
-        """Hold the namespace lock (flock on the namespace home) when it exists.
+        """Hold the namespace lock (NamespaceLock) from before the first read through the last write.
 
-        A namespace that does not exist yet has nothing to collide with; the
-        first write creates it and takes the lock then.
+        Also flocks the namespace folder when it exists, as earlier versions of this collection
+        did, so a run of one of them and a run of this one still exclude each other.
         """
         self._refuse_links(namespace)
-        self._lock(namespace)
+        if namespace in self._locks:
+            self._locks[namespace]["depth"] += 1
+        else:
+            lock = NamespaceLock(self.data_home, namespace)
+            lock.acquire()
+            self._locks[namespace] = {"lock": lock, "depth": 1, "home_fd": self._lock_home(namespace),
+                                      "writing": False}
         try:
             yield
         finally:
-            handle = self._locks.pop(namespace, None)
-            if handle is not None:
-                os.close(handle)
+            held = self._locks[namespace]
+            held["depth"] -= 1
+            if not held["depth"]:
+                del self._locks[namespace]
+                if held["home_fd"] is not None:
+                    _close(held["home_fd"])
+                held["lock"].release()
 
-    def _lock(self, namespace):
-        if namespace in self._locks:
-            return
-        home = self.namespace_home(namespace)
-        if not os.path.isdir(home):
-            return
-        fd = os.open(home, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0))
+    def _lock_home(self, namespace):
+        try:
+            fd = _open_folder_nofollow(self.namespace_home(namespace))
+        except OSError:
+            return None  # missing, a link (refused on use) or not ours to open (refused on read)
         fcntl.flock(fd, fcntl.LOCK_EX)
-        self._locks[namespace] = fd
+        return fd
+
+    def _start_writing(self, namespace):
+        """Before the first write of a namespace: the lock file held, stale temp files of killed runs removed."""
+        self._refuse_links(namespace)
+        held = self._locks.get(namespace)
+        if held is None:
+            raise SkupperError("internal error: a write to namespace %s outside its lock" % namespace)
+        held["lock"].ensure_held()
+        if not held["writing"]:
+            held["writing"] = True
+            self._remove_stale_temp_files(self.resource_dir(namespace))
+
+    def _remove_stale_temp_files(self, folder):
+        """Temp files _write_file left when its run was killed (under the lock, no writer is mid-write).
+
+        Only regular files of its own pattern, ``.<name>.yaml.<8 random>.tmp``, in
+        input/resources and its real subfolders (links are not entered) are removed.
+        """
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            return
+        for entry in entries:
+            path = os.path.join(folder, entry)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                self._remove_stale_temp_files(path)
+            elif stat.S_ISREG(st.st_mode) and STALE_TEMP.match(entry):
+                try:
+                    os.unlink(path)
+                except OSError as exc:
+                    if exc.errno != errno.ENOENT:
+                        self.warn("cannot remove %s, a temp file an interrupted run left: %s" % (path, exc.strerror))
 
     def _ensure_dirs(self, namespace):
-        self._refuse_links(namespace)
+        self._start_writing(namespace)
         directory = self.resource_dir(namespace)
         try:
             os.makedirs(directory, 0o755)
@@ -619,7 +926,6 @@ class SystemSiteBackend(Backend):
                 raise SkupperError("data home %s is not writable: cannot create %s: %s"
                                    % (self.data_home, directory, exc.strerror))
         self._refuse_links(namespace)
-        self._lock(namespace)
         return directory
 
     def _refuse_linked_folders(self, namespace, path):
@@ -649,6 +955,10 @@ class SystemSiteBackend(Backend):
             raise ConflictError("%s changed while this task ran" % source.path)
 
     def create(self, kind, namespace, obj, dry_run=False):
+        with self.locked(namespace):
+            return self._create(kind, namespace, obj)
+
+    def _create(self, kind, namespace, obj):
         name = obj["metadata"]["name"]
         directory = self._ensure_dirs(namespace)
         existing = self._declared_once(kind, namespace, name)
@@ -679,6 +989,10 @@ class SystemSiteBackend(Backend):
         return obj
 
     def replace(self, kind, namespace, obj, dry_run=False):
+        with self.locked(namespace):
+            return self._replace(kind, namespace, obj)
+
+    def _replace(self, kind, namespace, obj):
         name = obj["metadata"]["name"]
         self._ensure_dirs(namespace)
         declaration = self._declared_once(kind, namespace, name)
@@ -698,8 +1012,11 @@ class SystemSiteBackend(Backend):
         return obj
 
     def delete(self, kind, namespace, name, dry_run=False):
+        with self.locked(namespace):
+            return self._delete(kind, namespace, name)
+
+    def _delete(self, kind, namespace, name):
         self._refuse_links(namespace)
-        self._lock(namespace)
         declaration = self._declared_once(kind, namespace, name)
         if declaration is None:
             return self.path(kind, namespace, name)
@@ -711,6 +1028,7 @@ class SystemSiteBackend(Backend):
             raise SkupperError("cannot remove %s %s from %s: %s; nothing was written. Remove its document from "
                                "that file by hand" % (kind.kind, name, source.path, exc))
         self._refuse_linked_folders(namespace, source.path)
+        self._start_writing(namespace)
         if text is None:
             try:
                 os.unlink(source.path)
@@ -726,7 +1044,11 @@ class SystemSiteBackend(Backend):
         return source.path
 
     def _write_file(self, namespace, directory, path, text, mode):
-        """Atomically: a temp file in the same folder, fsync, rename over, fsync the folder."""
+        """Atomically: a temp file in the same folder, fsync, rename over, fsync the folder.
+
+        Any OS error (a full disk, a file or folder not ours) is a SkupperError naming the file;
+        the temp file is removed and the file is as it was.
+        """
         self._refuse_linked_folders(namespace, path)
         if os.path.islink(path):
             raise SkupperError("refusing to write %s: it is a symbolic link" % path)
@@ -743,18 +1065,32 @@ class SystemSiteBackend(Backend):
                 os.fchmod(handle.fileno(), mode)
                 os.fsync(handle.fileno())
             os.rename(temp_path, path)
-        except Exception:
-            if os.path.exists(temp_path):
-                os.unlink(temp_path)
+        except OSError as exc:
+            self._discard(temp_path)
+            raise SkupperError("cannot write %s: %s; it is unchanged" % (path, exc.strerror))
+        except BaseException:
+            self._discard(temp_path)
             raise
         finally:
             self._indexes.clear()
         self._fsync_dir(directory)
 
     @staticmethod
-    def _fsync_dir(directory):
-        fd = os.open(directory, os.O_RDONLY)
+    def _discard(temp_path):
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            os.unlink(temp_path)
+        except OSError:
+            pass  # removed with the next write under the lock (_remove_stale_temp_files)
+
+    @staticmethod
+    def _fsync_dir(directory):
+        """Make a rename or removal durable; it has happened already, so a failure here is reported as such."""
+        try:
+            fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise SkupperError("the change in %s was made but could not be flushed to disk: %s"
+                               % (directory, exc.strerror))

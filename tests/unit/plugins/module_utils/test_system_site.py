@@ -25,7 +25,8 @@ def test_temp_files_are_never_loaded_by_skupper(tmp_path):
     real_rename = system_site.os.rename
 
     def spy(source, target):
-        seen.append(system_site.os.path.basename(source))
+        if str(target).startswith(backend.resource_dir("west")):  # not the namespace lock's folder
+            seen.append(system_site.os.path.basename(source))
         return real_rename(source, target)
     system_site.os.rename = spy
     try:
