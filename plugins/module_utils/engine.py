@@ -406,19 +406,90 @@ class Reconciler:
                     companion.action != "none" for companion in self.companions):
                 self.backend.check_writable(self.namespace)
             present = [c for c in self.companions if c.state == "present"]
-            for companion in present:
-                companion.apply(self)
-            for plan in plans + prunes:
-                self._apply(plan)
-            # What goes away goes after what used it (a Secret after its Link).
-            for companion in self.companions:
-                if companion.state != "present":
+            try:
+                for companion in present:
                     companion.apply(self)
+                    self._companions_written = self._companions_written or companion.action != "none"
+            except OSError as exc:
+                raise SkupperError(os_error_message(exc))
+            self._apply_all(plans, prunes)
+            # What goes away goes after what used it (a Secret after its Link).
+            try:
+                for companion in self.companions:
+                    if companion.state != "present":
+                        companion.apply(self)
+            except OSError as exc:
+                raise SkupperError(os_error_message(exc))
         if self.params.get("wait") and not self.check_mode:
             for plan in plans:
                 if plan["item"].state == "present":
-                    self._wait(plan)
+                    try:
+                        self._wait(plan)
+                    except SkupperError as exc:
+                        raise self._wait_failure(plans, prunes, plan, exc)
         return self._results(plans, prunes)
+
+    # partial failure: what was applied and what was not
+    _companions_written = False
+
+    def _apply_all(self, plans, prunes):
+        """Write every plan in order; when one fails, fail naming what was applied and what was not."""
+        for plan in plans + prunes:
+            try:
+                self._apply(plan)
+            except SkupperError as exc:
+                raise self._partial_failure(plans, prunes, plan, exc.msg, exc)
+            except OSError as exc:
+                # The back ends turn OS errors into SkupperError; this is the last guard, so a full
+                # disk or a refused permission never ends in a traceback.
+                raise self._partial_failure(plans, prunes, plan, os_error_message(exc), None)
+            plan["outcome"] = "applied"
+
+    def _partial_failure(self, plans, prunes, failed, reason, original):
+        writes = [plan for plan in plans + prunes if plan["action"] != "none" or plan is failed]
+        applied = [plan for plan in writes if plan.get("outcome") == "applied" and plan["action"] != "none"]
+        position = [index for index, plan in enumerate(writes) if plan is failed][0]
+        not_attempted = writes[position + 1:]
+        failed["outcome"] = "failed"
+        failed["failure"] = reason
+        for plan in not_attempted:
+            plan["outcome"] = "not attempted"
+        changed = bool(applied) or self._companions_written
+        if not self.bulk:
+            error = original if original is not None else SkupperError(reason)
+            error.details["changed"] = changed
+            return error
+        details = dict(original.details) if original is not None else {}
+
+        def named(plan):
+            return "%s (%s%s)" % (plan["item"].name, plan["action"],
+                                  ", pruned" if any(plan is prune for prune in prunes) else "")
+        parts = ["%s: %d of %d changes applied%s" % (
+            self.kind.bulk_option, len(applied), len(writes),
+            (": " + ", ".join(named(plan) for plan in applied)) if applied else "")]
+        parts.append("failed at %s: %s" % (named(failed), reason))
+        if not_attempted:
+            parts.append("not attempted: %s" % ", ".join(named(plan) for plan in not_attempted))
+        output = self._results(plans, prunes)
+        details.update({"changed": changed, "results": output["results"], "pruned": output["pruned"]})
+        if "diff" in output:
+            details["diff"] = output["diff"]
+        return SkupperError("; ".join(parts), **details)
+
+    def _wait_failure(self, plans, prunes, failed, exc):
+        """Everything was written; waiting for one item failed."""
+        changed = any(plan["action"] != "none" for plan in plans + prunes) or self._companions_written
+        if not self.bulk:
+            exc.details["changed"] = changed
+            return exc
+        details = dict(exc.details)
+        details["changed"] = changed
+        failed["outcome"] = "wait failed"
+        failed["failure"] = exc.msg
+        output = self._results(plans, prunes)
+        details.update({"results": output["results"], "pruned": output["pruned"]})
+        return SkupperError("%s: every change was applied; waiting for %s failed: %s"
+                            % (self.kind.bulk_option, failed["item"].name, exc.msg), **details)
 
     # reading and planning
     def _read_existing(self):
@@ -640,12 +711,21 @@ class Reconciler:
     # results
     def _result(self, plan):
         item = plan["item"]
-        changed = plan["action"] != "none"
-        resource = plan["after"] if item.state == "present" else {}
-        if resource is None:
+        outcome = plan.get("outcome")
+        # A write that failed or was never attempted stored nothing: the resource is as it was.
+        stored_nothing = outcome in ("failed", "not attempted")
+        changed = plan["action"] != "none" and not stored_nothing
+        resource = plan["after"] if item.state == "present" and not stored_nothing else {}
+        if resource is None or stored_nothing:
             resource = plan["before"] or {}
         result = {"name": item.name, "namespace": self.namespace, "state": item.state,
-                  "action": plan["action"], "changed": changed, "resource": hidden(self.kind, resource)}
+                  "action": "not attempted" if outcome == "not attempted" else plan["action"],
+                  "changed": changed, "resource": hidden(self.kind, resource)}
+        if outcome == "not attempted":
+            result["planned_action"] = plan["action"]
+        elif outcome in ("failed", "wait failed"):
+            result["failed"] = True
+            result["msg"] = plan["failure"]
         path = self.backend.location(self.kind, self.namespace, item.name)
         if path:
             result["path"] = path
@@ -673,6 +753,12 @@ class Reconciler:
         for companion in self.companions:
             companion.report(self, output)
         return output
+
+
+def os_error_message(exc):
+    """An OS error as a sentence: what failed, on which file, and why (ENOSPC, EACCES, ...)."""
+    where = " %s" % exc.filename if getattr(exc, "filename", None) else ""
+    return "cannot write%s: %s" % (where, exc.strerror or exc)
 
 
 def run_module(module, kind):

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 from ansible_collections.skupperlabs.network.plugins.module_utils import validation
 from ansible_collections.skupperlabs.network.plugins.module_utils.engine import (
-    build_backend, connection_argument_spec, report_warnings)
+    build_backend, connection_argument_spec, connection_errors, raw_parameters, report_warnings)
 from ansible_collections.skupperlabs.network.plugins.module_utils.errors import SkupperError, fail
 
 NO_STATUS_MESSAGE = "no status reported yet: is the Skupper controller running?"
@@ -26,9 +26,9 @@ def info_module_kwargs(kind):
     return {"argument_spec": spec, "supports_check_mode": True}
 
 
-def _validate(params):
-    errors = []
-    for option, check in (("namespace", validation.namespace), ("name", validation.resource_name),
+def _validate(params, raw=None):
+    errors = connection_errors(params, raw)
+    for option, check in (("name", validation.resource_name),
                           ("routing_key", validation.routing_key)):
         if params.get(option) is not None:
             error = check(params[option])
@@ -83,7 +83,7 @@ def run_info_module(module, kind):
     """The whole of an info module's main()."""
     backend = None
     try:
-        _validate(module.params)
+        _validate(module.params, raw_parameters())
         backend = build_backend(module.params)
         namespace, entries = read_entries(kind, module.params, backend)
     except SkupperError as exc:
