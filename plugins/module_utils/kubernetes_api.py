@@ -25,7 +25,16 @@ from ansible_collections.skupperlabs.network.plugins.module_utils.kinds import A
 
 IN_CLUSTER_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 IN_CLUSTER_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+# One request's whole time bound (connect and answer), in seconds. The HTTP library's own retries
+# are off (Configuration.retries = False), so a hung server costs one REQUEST_TIMEOUT per request,
+# never a hidden multiple of it.
 REQUEST_TIMEOUT = 30
+# TEST ONLY: the integration tests shorten REQUEST_TIMEOUT with this variable (a hung server's test
+# need not wait 30 s). Not a user setting; not documented for users.
+REQUEST_TIMEOUT_TEST_ENV = "SKUPPERLABS_NETWORK_TEST_REQUEST_TIMEOUT"
+# The module's own retry policy: these statuses, and a connection lost before an answer came (a
+# restarting API server, a proxy dropping it), are tried again after these delays. A timed-out
+# request is not: it already took REQUEST_TIMEOUT.
 TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
 TRANSIENT_RETRY_DELAYS = (0.2, 0.5, 1.0)
 DEFAULT_KUBECONFIG = "~/.kube/config"
@@ -39,6 +48,15 @@ def _import_client():
         raise SkupperError("the kubernetes Python client is required for platform kubernetes",
                            missing_lib="kubernetes", exception=traceback.format_exc())
     return client, config, ApiException
+
+
+def request_timeout(environ=None):
+    environ = os.environ if environ is None else environ
+    try:
+        value = float(environ.get(REQUEST_TIMEOUT_TEST_ENV) or REQUEST_TIMEOUT)
+    except ValueError:
+        return REQUEST_TIMEOUT
+    return value if value > 0 else REQUEST_TIMEOUT
 
 
 def _status_body(exc):
@@ -61,6 +79,9 @@ class KubernetesBackend(Backend):
         client, config, self._api_exception = _import_client()
         import urllib3
         self._transport_errors = (urllib3.exceptions.HTTPError, OSError)
+        self._timeout_errors = (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ConnectTimeoutError)
+        self._connect_errors = (urllib3.exceptions.NewConnectionError,)
+        self._timeout = request_timeout()
         configuration = client.Configuration()
         self.default_namespace = "default"
         kubeconfig_path = kubeconfig or os.environ.get("KUBECONFIG")
@@ -103,6 +124,8 @@ class KubernetesBackend(Backend):
             raise SkupperError("cannot load Kubernetes credentials from %s: %s"
                                % (kubeconfig_path or "the in-cluster service account", exc))
         self.server = configuration.host
+        # No retries below the module's own (_call): urllib3 would otherwise try a hung request 4 times.
+        configuration.retries = False
         api_client = client.ApiClient(configuration)
         self._api = client.CustomObjectsApi(api_client)
         # Core kinds (a Link's Secret) through the typed core API, read as plain dicts like custom objects.
@@ -132,31 +155,56 @@ class KubernetesBackend(Backend):
     }
 
     def _invoke(self, verb, kind, namespace, name, body, kwargs):
-        """One request: the custom-objects API for Skupper kinds, the core API for core kinds."""
+        """One request: the custom-objects API for Skupper kinds, the core API for core kinds.
+
+        The answer is parsed here, for both, and checked to be what the Kubernetes API answers
+        (an object, a list with items, a Status): a server that answers with an HTML page or
+        anything else is named as not speaking the Kubernetes API, never handed on.
+        """
         custom, core = self._METHODS[verb]
+        target_name = name
         if verb in ("create", "list"):
             name = None  # named in messages only
         if not kind.core:
             args = [API_GROUP, API_VERSION, namespace, kind.plural]
             args += [a for a in (name, body) if a is not None]
-            return getattr(self._api, custom)(*args, **kwargs)
-        method = getattr(self._core, core % kind.kind.lower())
-        args = [a for a in (name, namespace, body) if a is not None]
-        # Not deserialized into models: the engine works on plain dicts for every kind.
+            method = getattr(self._api, custom)
+        else:
+            method = getattr(self._core, core % kind.kind.lower())
+            args = [a for a in (name, namespace, body) if a is not None]
+        # Not deserialized by the client (into models, or a string when it is no JSON): plain dicts for every kind.
         response = method(*args, _preload_content=False, **kwargs)
+        return self._answer(verb, kind, namespace, target_name, response)
+
+    def _answer(self, verb, kind, namespace, name, response):
         data = response.data
+        headers = getattr(response, "headers", None)
+        content_type = (headers.get("Content-Type") if hasattr(headers, "get") else None) or "no content type"
         try:
-            return json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
+            answer = json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
         except ValueError:
-            raise SkupperError("the API server at %s answered %s %s with something that is not JSON"
-                               % (self.server, verb, self._target(kind, namespace, name)))
+            answer = None
+        if verb == "list":
+            well_formed = isinstance(answer, dict) and isinstance(answer.get("items"), list) and all(
+                isinstance(item, dict) and isinstance(item.get("metadata"), dict) for item in answer["items"])
+        elif verb == "delete":
+            well_formed = isinstance(answer, dict)
+        else:
+            well_formed = isinstance(answer, dict) and isinstance(answer.get("metadata"), dict)
+        if not well_formed:
+            raise SkupperError("the server at %s does not speak the Kubernetes API: it answered %s %s with HTTP %s "
+                               "and %s (%s), not a Kubernetes object; check the server address of the kubeconfig "
+                               "or K8S_AUTH_HOST" % (self.server, verb, self._target(kind, namespace, name),
+                                                     getattr(response, "status", "?"), content_type,
+                                                     "not JSON" if answer is None else "JSON of another shape"))
+        return answer
 
     def _target(self, kind, namespace, name):
         group = ("." + API_GROUP) if not kind.core else ""
         return "%s%s %s in namespace %s" % (kind.plural, group, name or "(all)", namespace)
 
     def _call(self, verb, kind, namespace, name, body=None, **kwargs):
-        kwargs["_request_timeout"] = REQUEST_TIMEOUT
+        kwargs["_request_timeout"] = self._timeout
         for delay in TRANSIENT_RETRY_DELAYS + (None,):
             try:
                 return self._invoke(verb, kind, namespace, name, body, kwargs)
@@ -171,8 +219,24 @@ class KubernetesBackend(Backend):
                     time.sleep(delay)
                     continue
                 raise self._translate(exc, verb, kind, namespace, name)
+            except self._timeout_errors as exc:
+                if isinstance(exc, self._connect_errors) and delay is not None:
+                    time.sleep(delay)  # refused or unresolvable: that takes no time, try again shortly
+                    continue
+                if isinstance(exc, self._connect_errors):
+                    raise SkupperError("cannot reach the Kubernetes API server at %s to %s %s: %s"
+                                       % (self.server, verb, self._target(kind, namespace, name), exc))
+                raise SkupperError("the Kubernetes API server at %s did not answer %s %s within %s s (the "
+                                   "request timeout); nothing more was sent" % (
+                                       self.server, verb, self._target(kind, namespace, name),
+                                       "%g" % self._timeout))
             except self._transport_errors as exc:
-                raise SkupperError("cannot reach the Kubernetes API server at %s: %s" % (self.server, exc))
+                if delay is not None:
+                    # The connection was lost before an answer came: try again, as for a 503.
+                    time.sleep(delay)
+                    continue
+                raise SkupperError("the connection to the Kubernetes API server at %s failed to %s %s: %s"
+                                   % (self.server, verb, self._target(kind, namespace, name), exc))
         return None
 
     def _translate(self, exc, verb, kind, namespace, name):
