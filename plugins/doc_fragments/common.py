@@ -47,6 +47,7 @@ options:
       - Defaults to what Skupper uses, C(/var/lib/skupper) for root, else C($XDG_DATA_HOME/skupper) or
         C(~/.local/share/skupper).
       - Resources go to C(<data_home>/namespaces/<namespace>/input/resources/<Kind>-<name>.yaml).
+      - One path, given as a string.
     type: path
 requirements:
   - kubernetes >= 24.2 (Python client, on the host that runs the module, for O(platform=kubernetes) only)
@@ -81,10 +82,14 @@ options:
       - Labels to set on the resource. Keys given are set; other labels are left alone.
       - The label C(app.kubernetes.io/managed-by=skupperlabs.network) is always set, unless given here with
         another value; the list form's C(exclusive) only ever prunes resources that carry it.
+      - Keys and values as the Kubernetes API takes them, on system sites too. A key is C([prefix/]name), the
+        prefix a DNS subdomain of at most 253 characters, the name at most 63 letters, digits, C(-), C(_) and
+        C(.), starting and ending with a letter or digit; a value is empty or the same as a name.
     type: dict
   annotations:
     description:
       - Annotations to set on the resource. Keys given are set; other annotations are left alone.
+      - Keys as label keys; values any string; at most 256 KiB of keys and values together.
     type: dict
   wait:
     description:
@@ -105,7 +110,7 @@ options:
     choices: [configured, ready]
   wait_timeout:
     description:
-      - How many seconds to wait; on timeout the task fails with the last status and message seen.
+      - How many seconds to wait, at least 1; on timeout the task fails with the last status and message seen.
     type: int
     default: 60
 '''

@@ -109,8 +109,8 @@ class StrategyField(Field):
             return "must be a mapping with priority or weighted, not %r" % (value,), None
         unknown = sorted(str(key) for key in value if key not in self.TYPES)
         if unknown:
-            return "unknown key%s %s: set priority or weighted" % ("s" if len(unknown) > 1 else "",
-                                                                  ", ".join(unknown)), None
+            plural = "s" if len(unknown) > 1 else ""
+            return "unknown key%s %s: set priority or weighted" % (plural, ", ".join(unknown)), None
         given = [name for name in self.TYPES if value.get(name) is not None]
         if len(given) == 2:
             return "set exactly one of priority or weighted, not both", None
@@ -121,8 +121,8 @@ class StrategyField(Field):
             return "%s: must be a mapping with routing_keys, not %r" % (kind, value[kind]), None
         unknown = sorted(str(key) for key in value[kind] if key != "routing_keys")
         if unknown:
-            return "%s: unknown key%s %s (it takes routing_keys)" % (kind, "s" if len(unknown) > 1 else "",
-                                                                    ", ".join(unknown)), None
+            plural = "s" if len(unknown) > 1 else ""
+            return "%s: unknown key%s %s (it takes routing_keys)" % (kind, plural, ", ".join(unknown)), None
         keys = value[kind].get("routing_keys")
         where = "%s.routing_keys" % kind
         if not keys:

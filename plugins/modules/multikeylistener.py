@@ -69,8 +69,10 @@ options:
             type: dict
   tls_credentials:
     description:
-      - TLS credentials for client-to-router TLS; a Secret name on Kubernetes, a directory under
-        C(input/certs/) on system sites.
+      - TLS credentials for client-to-router TLS.
+      - On Kubernetes the name of a Secret (a DNS subdomain).
+      - On system sites the name of one folder under C(input/certs/) (letters, digits, C(.), C(_) and C(-),
+        starting with a letter or digit; no C(/), no C(..)).
     type: str
   require_client_cert:
     description:
@@ -97,6 +99,10 @@ options:
     description:
       - Manage several multi-key listeners of one namespace in one task, instead of O(name) and the spec
         options.
+      - Every item is checked before anything is written, and every bad item is reported with its index and
+        option (for example C(multikeylisteners[3].port)).
+      - If a write fails after others were done, the task fails, RV(results) says which items were applied
+        and which were not, and C(changed) is true when something was written.
       - Each item takes O(name) and the spec options of this module, and its own O(state), O(labels) and
         O(annotations) (added to the task-level ones).
     type: list
