@@ -27,6 +27,13 @@ Platform rules (class attributes and static methods, usable before any I/O):
     object (the API server's rule), ``"running"`` when Skupper checks it
     against the running site (system sites, at reload).
 
+Errors: every OS error (a full disk, a file or folder of another user, a file
+that vanished) and every HTTP or transport error (a refusal, a lost connection,
+a timeout, a server that does not speak the Kubernetes API) reaches the caller
+as a SkupperError whose message names the file or the request; ConflictError
+(a SkupperError) when the object changed under us and a fresh read may succeed.
+Nothing else escapes a back end.
+
 Reading (never writes; raises SkupperError with a clear message):
 
 ``default_namespace``
@@ -54,13 +61,26 @@ Writing (all under ``locked(namespace)``; ``dry_run`` only where
 
 ``locked(namespace)``
     Context manager serialising writers of one namespace (a no-op where the
-    server serialises them).
+    server serialises them). Entered before the first read and left after the
+    last write, so what was read is what the writes are decided on; a new
+    namespace is locked too (system sites: a lock file beside ``namespaces/``,
+    created by the first write, so reads and check mode create nothing).
+    Re-entrant; ``create``, ``replace`` and ``delete`` take it themselves when
+    called outside it.
 ``check_writable(namespace)``
     Fails, before the first write, when nothing could be written.
 ``create(kind, namespace, obj, dry_run=False)``, ``replace(...)``
     Store ``obj``; return it as stored.
 ``delete(kind, namespace, name, dry_run=False)``
     Remove it; a resource already gone is not an error.
+
+Time: a Kubernetes request is bounded by ``kubernetes_api.REQUEST_TIMEOUT``
+(30 s) once, with no retries of the HTTP library below the back end's own
+(transient statuses and lost connections, ``TRANSIENT_RETRY_DELAYS``; never a
+timed-out request). Waiting for status is the engine's (``wait_timeout``).
+
+Links: a system site never reads or writes through a symbolic link anywhere
+under the data home's ``namespaces/`` (input and runtime); it refuses instead.
 
 ``warnings``
     A list of sentences the back end collected on the way (files Skupper
