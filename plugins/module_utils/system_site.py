@@ -1067,7 +1067,8 @@ class SystemSiteBackend(Backend):
             os.rename(temp_path, path)
         except OSError as exc:
             self._discard(temp_path)
-            raise SkupperError("cannot write %s: %s; it is unchanged" % (path, exc.strerror))
+            raise SkupperError("cannot write %s: %s; %s" % (path, exc.strerror, "it is unchanged" if os.path.lexists(
+                path) else "it was not created"))
         except BaseException:
             self._discard(temp_path)
             raise

@@ -86,7 +86,7 @@ def test_a_full_disk_fails_naming_the_file_and_leaves_it_unchanged(tiny_disk, tm
     before = open(path).read()
     fill(tiny_disk)
     created = run_module("listener", system_args(data_home, name="second", port=9000), tmp_path)
-    assert_clean_failure(created, "Listener-second.yaml", "No space left on device")
+    assert_clean_failure(created, "Listener-second.yaml", "No space left on device", "it was not created")
     updated = run_module("listener", system_args(data_home, port=9191), tmp_path)
     assert_clean_failure(updated, path, "No space left on device", "unchanged")
     assert open(path).read() == before
