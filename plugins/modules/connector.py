@@ -221,8 +221,12 @@ diff:
   returned: in diff mode
   type: raw
 results:
-  description: One entry per item of O(connectors), in order, each with C(name), C(namespace), C(state),
-    C(action), C(changed), C(resource), and C(path) on system sites.
+  description:
+    - One entry per item of O(connectors), in order, each with C(name), C(namespace), C(state),
+      C(action), C(changed), C(resource), and C(path) on system sites.
+    - When a write fails partway, the task fails and the entries say what happened to each item; the items
+      applied before are as above, the one that failed has C(failed=true) and C(msg), and the items after it
+      have C(action=not attempted) with C(planned_action). The task's C(msg) names them all.
   returned: with O(connectors)
   type: list
   elements: dict
