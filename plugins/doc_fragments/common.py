@@ -35,6 +35,10 @@ options:
       - If not set, E(K8S_AUTH_KUBECONFIG) is used; then E(K8S_AUTH_HOST) with the bearer token
         E(K8S_AUTH_API_KEY) (and E(K8S_AUTH_VERIFY_SSL), E(K8S_AUTH_SSL_CA_CERT)), as AWX's Kubernetes
         credential sets them; then E(KUBECONFIG) and C(~/.kube/config); then the in-cluster service account.
+      - Each request to the API server is bounded by 30 seconds, once (the HTTP library's own retries are off).
+        An answer 429, 500, 502, 503 or 504, or a lost connection, is tried again three times (after 0.2, 0.5
+        and 1 second); a request that timed out is not. A server that answers something other than the
+        Kubernetes API (an HTML page) is named in the error.
     type: path
   context:
     description:
