@@ -91,7 +91,9 @@ def resource_module_kwargs(kind):
     # No ``options``: Ansible's sub-spec checks name neither the item nor the option of a bad value,
     # and crash on some (a dict option given as a list). validate_items checks each item with
     # Ansible's own type checkers instead, and names ``listeners[3].port``.
-    spec[kind.bulk_option] = {"type": "list", "elements": "dict", "no_log": False}
+    # elements raw: an item that is no mapping (listeners: ["x"]) is reported by validate_items
+    # with its index, where Ansible would name only the option.
+    spec[kind.bulk_option] = {"type": "list", "elements": "raw", "no_log": False}
     spec["exclusive"] = {"type": "bool", "default": False}
     kwargs["mutually_exclusive"] = [("name", kind.bulk_option)] + [(kind.bulk_option, f.option) for f in kind.fields]
     kwargs["required_one_of"] = [("name", kind.bulk_option)]
@@ -185,9 +187,13 @@ def checked_items(kind, items):
     for index, item in enumerate(items):
         where = "%s[%d]" % (kind.bulk_option, index)
         if not isinstance(item, dict):
-            errors.append("%s: %r is not a mapping of options (name, ...)" % (where, item))
-            converted_items.append({})
-            continue
+            try:
+                # As Ansible takes a dict element: JSON or "key=value" text becomes a mapping.
+                item = check_type_dict(item)
+            except (TypeError, ValueError):
+                errors.append("%s: %r is not a mapping of options (name, ...)" % (where, item))
+                converted_items.append({})
+                continue
         converted = {}
         unknown = sorted(str(key) for key in item if key not in options)
         for key in unknown:

@@ -378,8 +378,8 @@ class NamespaceLock:
                     return None
                 candidate = parent
                 continue
-            if stat.S_ISDIR(st.st_mode) or (stat.S_ISLNK(st.st_mode) and os.path.isdir(candidate)
-                                             and candidate != self.folder):
+            linked_folder = stat.S_ISLNK(st.st_mode) and os.path.isdir(candidate) and candidate != self.folder
+            if stat.S_ISDIR(st.st_mode) or linked_folder:
                 return candidate  # the data home (or a folder above it) may be a link an admin set up
             return None
 

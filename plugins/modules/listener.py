@@ -85,7 +85,7 @@ options:
         and O(annotations) (added to the task-level ones).
       - On Kubernetes the namespace is read with one LIST request, whatever the number of items.
     type: list
-    elements: dict
+    elements: raw
     suboptions:
       name:
         description: Name of the listener.

@@ -106,7 +106,7 @@ options:
       - Each item takes O(name) and the spec options of this module, and its own O(state), O(labels) and
         O(annotations) (added to the task-level ones).
     type: list
-    elements: dict
+    elements: raw
     suboptions:
       name:
         description: Name of the multi-key listener.

@@ -19,6 +19,13 @@ def task(module, site, **options):
     return {MODULES + module: dict(site.args, **options)}
 
 
+def but(base, **changes):
+    """``base`` with ``changes``: a valid seed with one option made bad."""
+    result = dict(base)
+    result.update(changes)
+    return result
+
+
 # -- generated bad values, per option and back end ------------------------------------------------------------
 
 def bad_names(site):
@@ -121,7 +128,8 @@ def seed(module, index):
 def generated_items(module, site):
     """(option, item) pairs: a valid seed with exactly one option made bad."""
     host_rule = "service" if site.platform == "kubernetes" and module != "connector" else "address"
-    pools = [("name", bad_names(site)), ("host", bad_hosts(host_rule)), ("port", bad_ports()), ("tls_credentials", bad_tls_credentials(site)), ("labels", bad_labels()),
+    pools = [("name", bad_names(site)), ("host", bad_hosts(host_rule)), ("port", bad_ports()),
+             ("tls_credentials", bad_tls_credentials(site)), ("labels", bad_labels()),
              ("annotations", bad_annotations()), ("settings", bad_settings())]
     if module == "connector":
         pools.append(("selector", bad_selectors(site)))
@@ -163,27 +171,27 @@ def test_bad_single_form_and_typed_options_nothing_written(site, runner, tmp_pat
     good = {"name": "good", "routing_key": "rk", "host": "host", "port": 8080}
     cases = [
         # (expected start of msg after "invalid input...", task)
-        ("name: 'good\\n'", task("listener", site, **dict(good, name="good\n"))),
-        ("namespace: 'relns\\n'", task("listener", site, **dict(good, namespace="relns\n"))),
-        ("routing_key: 'rk\\n'", task("listener", site, **dict(good, routing_key="rk\n"))),
-        ("host: 'host\\n'", task("listener", site, **dict(good, host="host\n"))),
-        ("host: ", task("listener", site, **dict(good, host="h" * 300))),
-        ("host: ", task("connector", site, **dict(good, host="a" * 64 + ".example"))),
-        ("tls_credentials: '../x'", task("listener", site, **dict(good, tls_credentials="../x"))),
-        ("tls_credentials: '/etc/ssl'", task("connector", site, **dict(good, tls_credentials="/etc/ssl"))),
+        ("name: 'good\\n'", task("listener", site, **but(good, name="good\n"))),
+        ("namespace: 'relns\\n'", task("listener", site, **but(good, namespace="relns\n"))),
+        ("routing_key: 'rk\\n'", task("listener", site, **but(good, routing_key="rk\n"))),
+        ("host: 'host\\n'", task("listener", site, **but(good, host="host\n"))),
+        ("host: ", task("listener", site, **but(good, host="h" * 300))),
+        ("host: ", task("connector", site, **but(good, host="a" * 64 + ".example"))),
+        ("tls_credentials: '../x'", task("listener", site, **but(good, tls_credentials="../x"))),
+        ("tls_credentials: '/etc/ssl'", task("connector", site, **but(good, tls_credentials="/etc/ssl"))),
         ("tls_credentials: 'Bad Name'", task("multikeylistener", site, name="m", host="host", port=1,
                                              strategy=STRATEGY, tls_credentials="Bad Name")),
-        ("labels: key 'a b'", task("listener", site, **dict(good, labels={"a b": "x"}))),
-        ("labels: label 'team'", task("listener", site, **dict(good, labels={"team": "x" * 64}))),
-        ("annotations: key '/a'", task("connector", site, **dict(good, annotations={"/a": "x"}))),
-        ("wait_timeout: -1", task("listener", site, **dict(good, wait_timeout=-1))),
+        ("labels: key 'a b'", task("listener", site, **but(good, labels={"a b": "x"}))),
+        ("labels: label 'team'", task("listener", site, **but(good, labels={"team": "x" * 64}))),
+        ("annotations: key '/a'", task("connector", site, **but(good, annotations={"/a": "x"}))),
+        ("wait_timeout: -1", task("listener", site, **but(good, wait_timeout=-1))),
         ("wait_timeout: 0", task("site", site, name="s", wait_timeout=0)),
         # Ansible types the single form's options itself: its message, no crash (no sub-spec to crash in).
         ("argument 'strategy' is of type list and we were unable to convert to dict",
          task("multikeylistener", site, name="m", host="host", port=1, strategy=[1])),
         ("strategy: priority: must be a mapping", task("multikeylistener", site, name="m", host="host", port=1,
                                                        strategy={"priority": [1]})),
-        ("data_home: ['dh'] is not a path", task("listener", site, **dict(good, data_home=["dh"]))),
+        ("data_home: ['dh'] is not a path", task("listener", site, **but(good, data_home=["dh"]))),
         ("data_home: ['dh'] is not a path", task("listener_info", site, data_home=["dh"])),
         ("listeners[1].port: 'x' is not of type int", task("listener", site, listeners=[
             good, dict(good, name="b", port="x"), dict(good, name="c", hots="h")])),
@@ -202,10 +210,10 @@ def test_bad_single_form_and_typed_options_nothing_written(site, runner, tmp_pat
             prefix = ""
         assert msg.startswith(prefix), (expected, msg)
         assert msg[len(prefix):].startswith(expected), (expected, msg)
-    # Errors Ansible raises itself for a list item that is not a mapping name the option, and nothing crashes.
-    listed = runner.run(task("listener", site, listeners=["x"]), task("listener", site, listeners=[5]))
-    for result in listed.results:
-        assert result["failed"] is True and "'listeners'" in result["msg"], result
+    # A list item that is not a mapping is named by its index, and nothing crashes.
+    listed = runner.run(task("listener", site, listeners=["x"]), task("listener", site, listeners=[{"name": "ok"}, 5]))
+    for result, where in zip(listed.results, ("listeners[0]: 'x'", "listeners[1]: 5")):
+        assert result["failed"] is True and where + " is not a mapping" in result["msg"], result
         assert "MODULE FAILURE" not in result["msg"] and "Traceback" not in result.get("module_stderr", ""), result
     assert site.snapshot() == before
     # data_home ["dh"] was not turned into a folder named "['dh']" anywhere.

@@ -52,8 +52,8 @@ def parse_output(process):
     try:
         return json.loads(process.stdout)
     except ValueError:
-        raise AssertionError("not a module answer (rc %s):\n%s\n%s" % (process.returncode, process.stdout,
-                                                                          process.stderr))
+        raise AssertionError("not a module answer (rc %s):\n%s\n%s"
+                             % (process.returncode, process.stdout, process.stderr))
 
 
 def run_module(module, args, workdir, env=None, timeout=120):
@@ -115,8 +115,8 @@ def test_twenty_writers_of_one_host_and_port_to_a_new_namespace_leave_exactly_on
     assert listener_files(data_home, namespace) == ["Listener-%s.yaml" % winners[0]["name"]]
     # The lock lives beside namespaces/, where `skupper system uninstall` and the loader never look.
     assert os.listdir(str(data_home / LOCK_FOLDER)) == [namespace + ".lock"]
-    assert sorted(os.listdir(str(data_home / "namespaces"))) == sorted([namespace] + (["other"] if round_number
-                                                                                       else []))
+    expected = [namespace] + (["other"] if round_number else [])
+    assert sorted(os.listdir(str(data_home / "namespaces"))) == sorted(expected)
 
 
 def test_check_mode_and_reads_of_a_new_namespace_create_nothing(tmp_path):

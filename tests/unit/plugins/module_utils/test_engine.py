@@ -139,7 +139,7 @@ def _errors(kind, rules, **given):
 
 def test_bulk_spec_has_no_sub_spec_for_ansible_to_crash_on():
     spec = engine.resource_module_kwargs(MULTIKEYLISTENER)["argument_spec"]
-    assert spec["multikeylisteners"] == {"type": "list", "elements": "dict", "no_log": False}
+    assert spec["multikeylisteners"] == {"type": "list", "elements": "raw", "no_log": False}
     assert "options" not in spec["strategy"]
 
 
