@@ -19,6 +19,13 @@ Platform rules (class attributes and static methods, usable before any I/O):
 ``host_error(value)``, ``name_error(value)``
     Why ``value`` is not a host, or a resource name, Skupper accepts on this
     platform (None when it is).
+``credentials_error(value)``
+    Why ``value`` is not a ``tlsCredentials`` name here (a Secret on Kubernetes,
+    a folder of ``input/certs/`` on a system site), or None.
+``token_redeemer``
+    ``"controller"`` when Skupper redeems an AccessToken resource stored here
+    (Kubernetes), ``"module"`` when the module must redeem it itself and store
+    the Secret and Link(s) it gets (system sites, which have no grant server).
 ``host_port_reason``
     Why two resources of a namespace may not share host and port here (which
     kinds clash is the kind table's ``host_port_rivals``, per platform).

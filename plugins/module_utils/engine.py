@@ -32,11 +32,6 @@ from ansible_collections.skupperlabs.network.plugins.module_utils.kinds import (
     KINDS, MANAGED_BY_LABEL, MANAGED_BY_VALUE)
 
 PLATFORMS = ["kubernetes", "podman", "docker", "linux"]
-# Why a kind is missing on a platform, and what to do instead.
-PLATFORM_ADVICE = {
-    "AccessGrant": "system sites cannot issue tokens (Skupper: token/nonkube/token_issue.go). Link to a system "
-                   "site with its static link (runtime/links/ of the running site, applied with the link module)",
-}
 HIDDEN = "(hidden)"
 CONFLICT_RETRIES = 5
 CONFLICT_BACKOFF_SECONDS = 0.2
@@ -250,7 +245,7 @@ def validate_items(kind, params, rules, raw=None):
     errors = []
     if kind.platforms and rules.name not in kind.platforms:
         raise SkupperError("platform: %s exists on %s only; %s" % (
-            kind.kind, " and ".join(kind.platforms), PLATFORM_ADVICE.get(kind.kind, "")))
+            kind.kind, " and ".join(kind.platforms), kind.platform_advice))
     errors.extend(connection_errors(params, raw))
     if "wait_timeout" in params and params["wait_timeout"] is not None:
         error = validation.positive_int(params["wait_timeout"])
@@ -404,6 +399,7 @@ class Reconciler:
         with self.backend.locked(self.namespace):
             existing = self._read_existing()
             plans = [self._plan(item, existing.get(item.name)) for item in self.items]
+            self.plans = plans
             prunes = self._plan_prunes(existing) if self.params.get("exclusive") else []
             for companion in self.companions:
                 companion.plan(self, existing)
@@ -434,6 +430,14 @@ class Reconciler:
                     except SkupperError as exc:
                         raise self._wait_failure(plans, prunes, plan, exc)
         return self._results(plans, prunes)
+
+    def stored(self, name):
+        """After run(): the object named ``name`` as the engine last saw it, status included: as read
+        when nothing changed, as the server returned it when written (None when absent)."""
+        for plan in getattr(self, "plans", ()):
+            if plan["item"].name == name:
+                return plan["before"] if plan["action"] == "none" else plan["after"]
+        return None
 
     # partial failure: what was applied and what was not
     _companions_written = False

@@ -86,8 +86,8 @@ def _check_settings(value, rules):
 
 
 def _check_tls_credentials(value, rules):
-    """A Secret name on Kubernetes, a folder of input/certs/ on a system site (validation.tls_credentials)."""
-    return validation.tls_credentials(value, rules.name), value
+    """A Secret name on Kubernetes, a folder of input/certs/ on a system site (the back end's rule)."""
+    return rules.credentials_error(value), value
 
 
 class StrategyField(Field):
@@ -222,7 +222,8 @@ class Kind:
 
     def __init__(self, kind, plural, bulk_option, fields, host_port_rivals=None, one_per_namespace=False,
                  cross_check=None, immutable_change=None, extra_options=None, routing_keys=None,
-                 status_view=None, api_version=None, core=False, platforms=None, hidden=None):
+                 status_view=None, api_version=None, core=False, platforms=None, platform_advice="",
+                 hidden=None):
         self.kind = kind
         self.plural = plural
         self.bulk_option = bulk_option
@@ -240,6 +241,8 @@ class Kind:
         self.core = core
         # The back ends (``Backend.name``) Skupper has this kind on; None: both.
         self.platforms = platforms
+        # What to do instead on the other platforms.
+        self.platform_advice = platform_advice
         # Credential paths: {"spec": ("code",), "status": ("code",)}; hidden in results and diffs.
         self.hidden = hidden or {}
 
@@ -469,6 +472,9 @@ ACCESS_GRANT = Kind(
         _SETTINGS,
     ],
     platforms=("kubernetes",),
+    platform_advice=("system sites cannot issue tokens (Skupper: token/nonkube/token_issue.go). Link to a system "
+                     "site with its static link (runtime/links/ of the running site, applied with the link "
+                     "module)"),
     hidden={"spec": ("code",), "status": ("code",)},
     status_view=_grant_status,
 )

@@ -140,6 +140,15 @@ class KubernetesBackend(Backend):
     def name_error(value):
         return validation.kubernetes_name(value)
 
+    @staticmethod
+    def credentials_error(value):
+        """tlsCredentials names a Secret of the namespace."""
+        error = validation.secret_name(value)
+        return error and error.replace("valid Secret name", "valid TLS credentials name on Kubernetes (a Secret name)")
+
+    # Skupper's controller redeems an AccessToken resource (internal/kube/grants/redeem.go).
+    token_redeemer = "controller"
+
     # Why two resources may not share a host and port here (kinds.Kind.host_port_rivals says which).
     host_port_reason = ("listeners with one host share one Service, and Skupper's controller gives the second "
                         "one an Error status ('Listener L with host H and port P already exists in namespace')")

@@ -61,12 +61,12 @@ def _secret_differs(existing, wanted):
 class SecretCompanion:
     """The Secret a Link uses: created or updated before the Link, deleted after it.
 
-    ``secret`` is the object to store (state present), or None with ``name`` to
-    remove (state absent: only a Secret this collection wrote, and only when no
-    other Link of the namespace still uses it).
+    ``secret`` is the object to store (state present). With state absent, the Secret
+    the Link ``link_name`` names (as the engine read it) is removed: only one this
+    collection wrote, and only when no other Link of the namespace still uses it.
     """
 
-    def __init__(self, name, secret=None, state="present", link_names=()):
+    def __init__(self, name=None, secret=None, state="present", link_names=()):
         self.name = name
         self.secret = secret
         self.state = state
@@ -77,6 +77,12 @@ class SecretCompanion:
 
     def plan(self, reconciler, existing):
         backend = reconciler.backend
+        if self.name is None:
+            # The Link as the engine read it names its Secret: no second read of the Link.
+            linked = [((existing.get(name) or {}).get("spec") or {}).get("tlsCredentials") for name in self.link_names]
+            self.name = next((credentials for credentials in linked if credentials), None)
+            if self.name is None:
+                return
         self.before = backend.get(SECRET, reconciler.namespace, self.name)
         if self.state == "present":
             wanted = copy.deepcopy(self.secret)
@@ -120,6 +126,8 @@ class SecretCompanion:
 
     def report(self, reconciler, output):
         """Name and action only: a Secret's data never leaves the module."""
+        if self.name is None:
+            return
         output["secret"] = {"name": self.name, "action": self.action}
         path = reconciler.backend.location(SECRET, reconciler.namespace, self.name)
         if path:
@@ -279,16 +287,11 @@ def run_link_module(module):
             labels.setdefault(MANAGED_BY_LABEL, MANAGED_BY_VALUE)
             companions.append(SecretCompanion(params["tls_credentials"], _stored_secret(
                 secret, params["tls_credentials"], labels)))
-        reconciler = engine.Reconciler(LINK, params, check_mode=module.check_mode, diff_mode=module._diff)
-        backend = reconciler.backend
         if params["state"] == "absent":
-            existing = backend.get(LINK, reconciler.namespace, params["name"])
-            credentials = ((existing or {}).get("spec") or {}).get("tlsCredentials")
-            if credentials:
-                reconciler.companions.append(SecretCompanion(credentials, state="absent",
-                                                             link_names=[params["name"]]))
-        else:
-            reconciler.companions.extend(companions)
+            companions.append(SecretCompanion(state="absent", link_names=[params["name"]]))
+        reconciler = engine.Reconciler(LINK, params, check_mode=module.check_mode, diff_mode=module._diff,
+                                       companions=companions)
+        backend = reconciler.backend
         result = reconciler.run()
     except SkupperError as exc:
         engine.report_warnings(module, backend)
@@ -335,9 +338,9 @@ def access_token_module_kwargs():
 LINK_NAME_SUFFIX = re.compile(r"-[0-9]+")
 
 
-def yielded_link_names(backend, namespace, name):
-    """The Links a redemption named ``name`` yields: ``name`` and ``name-1`` .. ``name-N`` (tokens.go)."""
-    listed = backend.list(LINK, namespace)
+def yielded_links(listed, name):
+    """Of the namespace's Links (one LIST), those a redemption named ``name`` yields: ``name`` and
+    ``name-1`` .. ``name-N`` (internal/kube/grants/tokens.go), in that order."""
     found = [link for link in listed if link == name or (
         link.startswith(name) and LINK_NAME_SUFFIX.fullmatch(link[len(name):]))]
     return sorted(found, key=lambda link: (len(link), link))
@@ -381,10 +384,11 @@ def run_access_token_module(module):
     try:
         token, name = _token_params(module)
         cls = engine.backend_class(module.params["platform"])
-        errors = [error for error in (
-            cls.name_error(name) and "name: %s" % cls.name_error(name),
-            module.params.get("namespace") is not None and validation.namespace(module.params["namespace"]) and
-            "namespace: %s" % validation.namespace(module.params["namespace"])) if error]
+        errors = []
+        if cls.name_error(name):
+            errors.append("name: %s" % cls.name_error(name))
+        if module.params.get("namespace") is not None and validation.namespace(module.params["namespace"]):
+            errors.append("namespace: %s" % validation.namespace(module.params["namespace"]))
         if errors:
             raise SkupperError("invalid input, nothing was written: " + "; ".join(errors), errors=errors)
         backend = engine.build_backend(module.params)
@@ -423,12 +427,13 @@ class TokenRedeemer:
         if self.params["state"] == "absent":
             return self._remove()
         with self.backend.locked(self.namespace):
-            linked = self.backend.get(LINK, self.namespace, self.name)
-            if linked is not None:
-                return self._result("none", yielded_link_names(self.backend, self.namespace, self.name))
-            if self.backend.name == "kubernetes":
+            # One LIST tells whether the token's Link exists (then nothing is sent) and what it yielded.
+            links = self.backend.list(LINK, self.namespace)
+            if self.name in links:
+                return self._result("none", yielded_links(links, self.name))
+            if self.backend.token_redeemer == "controller":
                 return self._through_controller()
-            return self._redeem_here()
+            return self._redeem_here(links)
 
     # Kubernetes -----------------------------------------------------------
     def _through_controller(self):
@@ -454,7 +459,7 @@ class TokenRedeemer:
                     raise SkupperError("%s; the AccessToken was removed again, nothing is left of it" % exc.msg)
                 raise
             result["resource"] = engine.hidden(ACCESS_TOKEN, stored)
-            result["links"] = yielded_link_names(self.backend, self.namespace, self.name)
+            result["links"] = yielded_links(self.backend.list(LINK, self.namespace), self.name)
             if result["action"] != "none":
                 self._label_yielded(result["links"])
         else:
@@ -480,21 +485,21 @@ class TokenRedeemer:
                     continue  # the controller wrote it meanwhile: read it again
 
     # System sites ---------------------------------------------------------
-    def _refusals(self):
+    def _refusals(self, links):
         """What a redemption must not overwrite: a Secret or Link of that name this collection did not write."""
         secret = self.backend.get(SECRET, self.namespace, self.name)
         if secret is not None and not _ours(secret):
             raise SkupperError("Secret %s already exists in namespace %s and was not written by this collection; "
                                "nothing was redeemed. Remove it, or choose another name for the token"
                                % (self.name, self.namespace))
-        for link_name in yielded_link_names(self.backend, self.namespace, self.name):
-            if not _ours(self.backend.get(LINK, self.namespace, link_name)):
+        for link_name in yielded_links(links, self.name):
+            if not _ours(links[link_name]):
                 raise SkupperError("Link %s already exists in namespace %s and was not written by this "
                                    "collection; nothing was redeemed" % (link_name, self.namespace))
         return secret
 
-    def _redeem_here(self):
-        existing_secret = self._refusals()
+    def _redeem_here(self, links):
+        existing_secret = self._refusals(links)
         if self.module.check_mode:
             return self._result("redeem", [self.name], predicted=True)
         self.backend.check_writable(self.namespace)
@@ -517,7 +522,7 @@ class TokenRedeemer:
             for key in ("ownerReferences", "uid", "resourceVersion", "creationTimestamp"):
                 metadata.pop(key, None)
             stored.pop("status", None)
-            if self.backend.get(LINK, self.namespace, metadata["name"]) is None:
+            if metadata["name"] not in links:
                 self.backend.create(LINK, self.namespace, stored)
             else:
                 self.backend.replace(LINK, self.namespace, stored)
@@ -528,16 +533,17 @@ class TokenRedeemer:
     def _remove(self):
         removed = []
         with self.backend.locked(self.namespace):
+            # AccessToken resources exist only where a controller redeems them (never written elsewhere).
             token = self.backend.get(ACCESS_TOKEN, self.namespace, self.name) \
-                if self.backend.name == "kubernetes" else None
-            # On Kubernetes the controller writes the Link(s) and Secret of a redemption without our
-            # label (redeem.go: owned by the Site); they are ours when our AccessToken yielded them.
+                if self.backend.token_redeemer == "controller" else None
+            # Skupper's controller writes the Link(s) and Secret of a redemption without our label
+            # (redeem.go: owned by the Site); they are ours when our AccessToken yielded them.
             yielded_by_us = token is not None and _ours(token)
-            names = yielded_link_names(self.backend, self.namespace, self.name)
+            links = self.backend.list(LINK, self.namespace)
             credentials = set()
-            for link_name in names:
-                link = self.backend.get(LINK, self.namespace, link_name)
-                if link is None or not (_ours(link) or yielded_by_us or link_name == self.name):
+            for link_name in yielded_links(links, self.name):
+                link = links[link_name]
+                if not (_ours(link) or yielded_by_us or link_name == self.name):
                     continue
                 credentials.add((link.get("spec") or {}).get("tlsCredentials"))
                 removed.append(("Link", link_name))
@@ -546,7 +552,7 @@ class TokenRedeemer:
             removed_links = set(name for kind, name in removed if kind == "Link")
             for secret_name in sorted(c for c in credentials if c):
                 secret = self.backend.get(SECRET, self.namespace, secret_name)
-                others = [n for n, link in self.backend.list(LINK, self.namespace).items()
+                others = [n for n, link in links.items()
                           if n not in removed_links and (link.get("spec") or {}).get("tlsCredentials") == secret_name]
                 if secret is not None and (_ours(secret) or yielded_by_us and secret_name == self.name) \
                         and not others:
@@ -565,8 +571,10 @@ class TokenRedeemer:
     def _result(self, action, links, predicted=False):
         result = {"changed": action != "none", "action": action, "name": self.name, "namespace": self.namespace,
                   "links": links}
-        if self.backend.name != "kubernetes" and links and not predicted:
-            result["paths"] = [self.backend.location(LINK, self.namespace, n) for n in links]
+        # Files exist where the back end stores resources as files (location is None elsewhere).
+        paths = [self.backend.location(LINK, self.namespace, n) for n in links] if not predicted else []
+        if links and all(paths):
+            result["paths"] = paths
             result["secret"] = {"name": self.name,
                                 "path": self.backend.location(SECRET, self.namespace, self.name)}
         if self.module._diff and action != "none":
@@ -606,8 +614,9 @@ def run_access_grant_module(module):
         backend = reconciler.backend
         result = reconciler.run()
         if params["state"] == "present" and not module.check_mode:
-            stored = backend.get(ACCESS_GRANT, reconciler.namespace, params["name"])
-            if module.params["wait"]:
+            # What the engine read (unchanged) or wrote: an unchanged issued grant costs no second GET.
+            stored = reconciler.stored(params["name"])
+            if module.params["wait"] and not waiting.is_issued(stored):
                 label = "AccessGrant %s/%s" % (reconciler.namespace, params["name"])
                 stored = waiting.wait_until(lambda: backend.get(ACCESS_GRANT, reconciler.namespace, params["name"]),
                                             "issued", label, params["wait_timeout"])

@@ -516,6 +516,15 @@ class SystemSiteBackend(Backend):
     def name_error(value):
         return validation.system_name(value)
 
+    @staticmethod
+    def credentials_error(value):
+        """A listener's or connector's tlsCredentials names a folder under input/certs/."""
+        return validation.certificate_folder(value)
+
+    # A system site has no grant server and no controller that redeems: the module redeems the
+    # token itself and writes the Secret and Link(s) (token/nonkube/token_redeem.go does the same).
+    token_redeemer = "module"
+
     # Why two resources may not share a host and port here (kinds.Kind.host_port_rivals says which).
     host_port_reason = ("a system site binds each host and port once (Skupper's validator refuses the reload: "
                         "'port P is already mapped for host H')")
@@ -707,8 +716,8 @@ class SystemSiteBackend(Backend):
         return ", ".join(places[:-1]) + " and " + places[-1]
 
     def _duplicate_warning(self, kind, namespace, name, declarations):
-        if kind.kind == "Site":
-            outcome = "Skupper refuses to start or reload with more than one Site ('multiple sites found')"
+        if kind.one_per_namespace:
+            outcome = "Skupper refuses to start or reload with more than one %s ('multiple sites found')" % kind.kind
         else:
             outcome = "Skupper keeps the last one it loads (%s)" % self._relative(
                 namespace, declarations[-1].source.path)

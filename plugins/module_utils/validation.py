@@ -216,15 +216,6 @@ def certificate_folder(value):
     return None
 
 
-def tls_credentials(value, platform):
-    """A Secret name on Kubernetes; a folder name of input/certs/ on a system site."""
-    if platform == "kubernetes":
-        error = secret_name(value)
-        return error and error.replace("valid Secret name", "valid TLS credentials name on Kubernetes (a Secret "
-                                       "name)")
-    return certificate_folder(value)
-
-
 def path_string(value):
     """A path option given as a string (Ansible's path type would turn a list into the text "['x']")."""
     if not isinstance(value, str) or not value.strip():

@@ -374,3 +374,21 @@ def test_a_used_up_token_fails_and_leaves_no_access_token(clusters, runner):
     assert second["failed"] and "No such access granted" in second["msg"], second
     assert clusters.get("accesstokens", clusters.spoke, "second") is None
     assert clusters.get("links", clusters.spoke, "second") is None
+
+
+@pytest.mark.requires_double
+def test_unchanged_grant_and_linked_token_cost_one_request_each(clusters, runner):
+    """A re-run of the rollout's grant and token tasks: one GET of the grant, one LIST of the links, no write."""
+    double = clusters.target.double
+    hub, spoke = clusters.args(clusters.hub), clusters.args(clusters.spoke)
+    token = runner.run({MODULES + "access_grant": dict(hub, name="spoke")})[0]["token"]
+    runner.run({MODULES + "access_token": dict(spoke, name="hub", token=token)})
+    double.reset_calls()
+    grant = runner.run({MODULES + "access_grant": dict(hub, name="spoke")})[0]
+    assert grant["changed"] is False and grant["token"] == token
+    assert [(c.method, c.name) for c in double.calls()] == [("GET", "spoke")]
+    double.reset_calls()
+    again = runner.run({MODULES + "access_token": dict(spoke, name="hub", token=token)})[0]
+    assert again["changed"] is False and again["links"] == ["hub"]
+    assert [(c.method, c.plural, c.name) for c in double.calls()] == [("GET", "links", None)]
+    assert double.writes() == []

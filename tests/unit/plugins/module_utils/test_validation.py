@@ -3,6 +3,8 @@
 import pytest
 
 from ansible_collections.skupperlabs.network.plugins.module_utils import validation
+from ansible_collections.skupperlabs.network.plugins.module_utils.kubernetes_api import KubernetesBackend
+from ansible_collections.skupperlabs.network.plugins.module_utils.system_site import SystemSiteBackend
 
 
 @pytest.mark.parametrize("value", ["a", "backend", "hello-world-west", "a1", "1a", "x" * 63])
@@ -188,23 +190,23 @@ def test_metadata_must_be_a_mapping_of_strings():
     assert "must be a string" in validation.annotations({"a": ["x"]})[0]
 
 
-# -- tls_credentials -------------------------------------------------------------------------------------
+# -- tls_credentials: each back end's platform rule -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("value", ["../x", "a/b", "/etc/ssl", "Bad Name", ".hidden", "..", "x..y", "", "a\n", 5,
                                    "x" * 256])
 def test_tls_credentials_on_a_system_site_are_one_folder_name(value):
-    assert "not a valid TLS credentials name on a system site" in validation.tls_credentials(value, "system")
+    assert "not a valid TLS credentials name on a system site" in SystemSiteBackend.credentials_error(value)
 
 
 @pytest.mark.parametrize("value", ["certs", "My_Certs", "site-server.v2", "a" * 255])
 def test_tls_credentials_folder_names_accepted(value):
-    assert validation.tls_credentials(value, "system") is None
+    assert SystemSiteBackend.credentials_error(value) is None
 
 
 @pytest.mark.parametrize("value,ok", [("creds", True), ("a.b-c", True), ("x" * 253, True), ("x" * 254, False),
                                       ("My_Certs", False), ("../x", False), ("a/b", False), ("Bad Name", False)])
 def test_tls_credentials_on_kubernetes_are_secret_names(value, ok):
-    error = validation.tls_credentials(value, "kubernetes")
+    error = KubernetesBackend.credentials_error(value)
     assert (error is None) is ok
     if not ok:
         assert "Secret name" in error
