@@ -208,9 +208,12 @@ def checked_items(kind, items):
     return errors, converted_items
 
 
-def raw_parameters():
+def raw_parameters(module=None):
     """The module's arguments as the controller sent them, before Ansible's type conversion; None
-    outside a module run. (Ansible documents basic._load_params for modules that need them.)"""
+    outside a module run. (Ansible documents basic._load_params for modules that need them.) On the
+    fast path the controller's module object holds them (``raw_params``)."""
+    if getattr(module, "raw_params", None) is not None:
+        return module.raw_params
     try:
         from ansible.module_utils import basic
         if getattr(basic, "_ANSIBLE_ARGS", None) is None:
@@ -381,7 +384,7 @@ def view(obj, kind=None):
 class Reconciler:
     """Plans and applies one task's items against one back end."""
 
-    def __init__(self, kind, params, check_mode=False, diff_mode=False, backend=None, companions=()):
+    def __init__(self, kind, params, check_mode=False, diff_mode=False, backend=None, companions=(), raw=None):
         self.kind = kind
         # Objects written with the items, before them, under the same lock (a Link's Secret):
         # each has plan(reconciler, existing), apply(reconciler) and result(reconciler).
@@ -390,7 +393,7 @@ class Reconciler:
         self.check_mode = check_mode
         self.diff_mode = diff_mode
         self.items = validate_items(kind, params, backend or backend_class(params["platform"]),
-                                    raw=raw_parameters())
+                                    raw=raw_parameters() if raw is None else raw)
         self.backend = backend or build_backend(params)
         self.namespace = params.get("namespace") or self.backend.default_namespace
         self.bulk = bool(kind.bulk_option) and params.get(kind.bulk_option) is not None
@@ -775,7 +778,8 @@ def run_module(module, kind):
     """The whole of a resource module's main(): reconcile and exit."""
     reconciler = None
     try:
-        reconciler = Reconciler(kind, module.params, check_mode=module.check_mode, diff_mode=module._diff)
+        reconciler = Reconciler(kind, module.params, check_mode=module.check_mode, diff_mode=module._diff,
+                                raw=raw_parameters(module))
         result = reconciler.run()
     except SkupperError as exc:
         report_warnings(module, reconciler and reconciler.backend)

@@ -83,7 +83,7 @@ def run_info_module(module, kind):
     """The whole of an info module's main()."""
     backend = None
     try:
-        _validate(module.params, raw_parameters())
+        _validate(module.params, raw_parameters(module))
         backend = build_backend(module.params)
         namespace, entries = read_entries(kind, module.params, backend)
     except SkupperError as exc:

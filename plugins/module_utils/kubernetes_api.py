@@ -92,7 +92,9 @@ class KubernetesBackend(Backend):
             if kubeconfig_path and (kubeconfig or not token_host):
                 if kubeconfig and not os.path.exists(kubeconfig):
                     raise SkupperError("kubeconfig %s does not exist" % kubeconfig)
-                contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
+                # The path chosen now, not the client's KUBE_CONFIG_DEFAULT_LOCATION, which it reads from
+                # KUBECONFIG once, at import: the fast path applies a task's environment after that.
+                contexts, active = config.list_kube_config_contexts(config_file=kubeconfig_path)
                 chosen = active
                 if context:
                     chosen = next((c for c in contexts if c.get("name") == context), None)
@@ -100,7 +102,7 @@ class KubernetesBackend(Backend):
                         raise SkupperError("context %s is not in the kubeconfig (it has: %s)"
                                            % (context, ", ".join(sorted(c.get("name", "") for c in contexts))))
                 self.default_namespace = ((chosen or {}).get("context") or {}).get("namespace") or "default"
-                config.load_kube_config(config_file=kubeconfig, context=context,
+                config.load_kube_config(config_file=kubeconfig_path, context=context,
                                         client_configuration=configuration, persist_config=False)
             elif token_host:
                 # What AWX's Kubernetes bearer-token credential injects.

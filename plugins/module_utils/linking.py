@@ -290,7 +290,7 @@ def run_link_module(module):
         if params["state"] == "absent":
             companions.append(SecretCompanion(state="absent", link_names=[params["name"]]))
         reconciler = engine.Reconciler(LINK, params, check_mode=module.check_mode, diff_mode=module._diff,
-                                       companions=companions)
+                                       companions=companions, raw=engine.raw_parameters(module))
         backend = reconciler.backend
         result = reconciler.run()
     except SkupperError as exc:
@@ -444,7 +444,8 @@ class TokenRedeemer:
                   "link_cost": token.get("link_cost") or None, "settings": None,
                   "wait": False, "wait_for": "redeemed", "wait_timeout": self.params["wait_timeout"]}
         reconciler = engine.Reconciler(ACCESS_TOKEN, params, check_mode=self.module.check_mode,
-                                       diff_mode=self.module._diff, backend=self.backend)
+                                       diff_mode=self.module._diff, backend=self.backend,
+                                       raw=engine.raw_parameters(self.module))
         result = reconciler.run()
         if self.params["wait"] and not self.module.check_mode:
             label = "AccessToken %s/%s" % (self.namespace, self.name)
@@ -610,7 +611,8 @@ def run_access_grant_module(module):
     try:
         params = dict(module.params)
         params["wait_for"], params["wait"] = "issued", False  # waited for below, for the token
-        reconciler = engine.Reconciler(ACCESS_GRANT, params, check_mode=module.check_mode, diff_mode=module._diff)
+        reconciler = engine.Reconciler(ACCESS_GRANT, params, check_mode=module.check_mode, diff_mode=module._diff,
+                                       raw=engine.raw_parameters(module))
         backend = reconciler.backend
         result = reconciler.run()
         if params["state"] == "present" and not module.check_mode:

@@ -152,8 +152,9 @@ from ansible_collections.skupperlabs.network.plugins.module_utils.linking import
     access_grant_module_kwargs, run_access_grant_module)
 
 
-def main():
-    module = AnsibleModule(**access_grant_module_kwargs())
+def main(module_class=AnsibleModule):
+    # module_class: the fast path (plugins/action, plugins/plugin_utils/fast_path.py) gives its own.
+    module = module_class(**access_grant_module_kwargs())
     run_access_grant_module(module)
 
 

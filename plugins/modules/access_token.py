@@ -166,8 +166,9 @@ from ansible_collections.skupperlabs.network.plugins.module_utils.linking import
     access_token_module_kwargs, run_access_token_module)
 
 
-def main():
-    module = AnsibleModule(**access_token_module_kwargs())
+def main(module_class=AnsibleModule):
+    # module_class: the fast path (plugins/action, plugins/plugin_utils/fast_path.py) gives its own.
+    module = module_class(**access_token_module_kwargs())
     run_access_token_module(module)
 
 

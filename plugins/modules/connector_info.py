@@ -93,8 +93,9 @@ from ansible_collections.skupperlabs.network.plugins.module_utils.info import in
 from ansible_collections.skupperlabs.network.plugins.module_utils.kinds import CONNECTOR
 
 
-def main():
-    module = AnsibleModule(**info_module_kwargs(CONNECTOR))
+def main(module_class=AnsibleModule):
+    # module_class: the fast path (plugins/action, plugins/plugin_utils/fast_path.py) gives its own.
+    module = module_class(**info_module_kwargs(CONNECTOR))
     run_info_module(module, CONNECTOR)
 
 

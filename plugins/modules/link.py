@@ -165,8 +165,9 @@ from ansible_collections.skupperlabs.network.plugins.module_utils.kinds import L
 from ansible_collections.skupperlabs.network.plugins.module_utils.linking import link_module_kwargs, run_link_module
 
 
-def main():
-    module = AnsibleModule(**link_module_kwargs(resource_module_kwargs(LINK)))
+def main(module_class=AnsibleModule):
+    # module_class: the fast path (plugins/action, plugins/plugin_utils/fast_path.py) gives its own.
+    module = module_class(**link_module_kwargs(resource_module_kwargs(LINK)))
     run_link_module(module)
 
 

@@ -97,8 +97,9 @@ from ansible_collections.skupperlabs.network.plugins.module_utils.info import in
 from ansible_collections.skupperlabs.network.plugins.module_utils.kinds import LINK
 
 
-def main():
-    module = AnsibleModule(**info_module_kwargs(LINK))
+def main(module_class=AnsibleModule):
+    # module_class: the fast path (plugins/action, plugins/plugin_utils/fast_path.py) gives its own.
+    module = module_class(**info_module_kwargs(LINK))
     run_info_module(module, LINK)
 
 

@@ -111,8 +111,9 @@ from ansible_collections.skupperlabs.network.plugins.module_utils.info import in
 from ansible_collections.skupperlabs.network.plugins.module_utils.kinds import LISTENER
 
 
-def main():
-    module = AnsibleModule(**info_module_kwargs(LISTENER))
+def main(module_class=AnsibleModule):
+    # module_class: the fast path (plugins/action, plugins/plugin_utils/fast_path.py) gives its own.
+    module = module_class(**info_module_kwargs(LISTENER))
     run_info_module(module, LISTENER)
 
 

@@ -298,8 +298,9 @@ from ansible_collections.skupperlabs.network.plugins.module_utils.engine import 
 from ansible_collections.skupperlabs.network.plugins.module_utils.kinds import MULTIKEYLISTENER
 
 
-def main():
-    module = AnsibleModule(**resource_module_kwargs(MULTIKEYLISTENER))
+def main(module_class=AnsibleModule):
+    # module_class: the fast path (plugins/action, plugins/plugin_utils/fast_path.py) gives its own.
+    module = module_class(**resource_module_kwargs(MULTIKEYLISTENER))
     run_module(module, MULTIKEYLISTENER)
 
 
