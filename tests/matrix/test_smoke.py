@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.integration.test_playbooks import assert_unchanged, namespace_home, path_without_skupper
-from tests.support.playbook import run_playbook
+from tests.support.playbook import merged, run_playbook
 from tests.support.sites import MANAGED
 
 LISTENER = "skupperlabs.network.listener"
@@ -75,7 +75,7 @@ def test_multikeylistener_create_read_rerun(site, runner):
 
     before = site.snapshot()
     # Weighted keys written in another order are no change.
-    reordered = dict(WEIGHTED, strategy={"weighted": {"routing_keys": {"west-backend": 3, "east-backend": 1}}})
+    reordered = merged(WEIGHTED, strategy={"weighted": {"routing_keys": {"west-backend": 3, "east-backend": 1}}})
     again = runner.run(task("multikeylistener", site, **reordered))[0]
     assert again["changed"] is False, again
     assert site.snapshot() == before
