@@ -30,6 +30,7 @@ import os
 import sys
 
 from ansible import constants as C
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import UnsupportedError
@@ -77,6 +78,17 @@ class ControllerModule:
     invocation that ``AnsibleModule`` writes on the managed host.
     """
 
+    # AnsibleModule's own code for the file facts (owner, mode, size, ...) it adds to a result with a ``path``.
+    add_path_info = AnsibleModule.add_path_info
+    user_and_group = AnsibleModule.user_and_group
+    selinux_enabled = AnsibleModule.selinux_enabled
+    selinux_mls_enabled = AnsibleModule.selinux_mls_enabled
+    selinux_initial_context = AnsibleModule.selinux_initial_context
+    selinux_context = AnsibleModule.selinux_context
+    _selinux_enabled = None
+    _selinux_mls_enabled = None
+    _selinux_initial_context = None
+
     def __init__(self, argument_spec, supports_check_mode=False, mutually_exclusive=None, required_together=None,
                  required_one_of=None, required_if=None, required_by=None, arguments=None, check_mode=False,
                  diff=False, name="module"):
@@ -120,6 +132,7 @@ class ControllerModule:
         raise ModuleExit(self._formatted(kwargs))
 
     def _formatted(self, kwargs):
+        self.add_path_info(kwargs)
         kwargs.setdefault("invocation", {"module_args": self.params})
         if self._warnings:
             kwargs["warnings"] = list(self._warnings)
@@ -182,7 +195,7 @@ def module_path_reason(facts):
     if interpreter is None:
         return "the host's Python interpreter is not known yet (interpreter discovery)"
     if not same_interpreter(interpreter):
-        return "ansible_python_interpreter is %s, not the controller's %s" % (interpreter, sys.executable)
+        return "the host's Python is %s, not the controller's %s" % (interpreter, sys.executable)
     others = sorted(set(facts["environment"]) - ENVIRONMENT_APPLIED_IN_PROCESS)
     if others:
         return "the task environment sets %s" % ", ".join(others)

@@ -55,6 +55,7 @@ class PlaybookRunner:
         self.count = 0
 
     def run(self, *tasks, check=False, diff=False, env=None, extra_args=()):
+        """Runs the tasks in one playbook; a variable set to None in ``env`` is removed from the environment."""
         self.count += 1
         out = os.path.join(self.workdir, "results-%d.json" % self.count)
         plays_tasks = []
@@ -82,6 +83,7 @@ class PlaybookRunner:
         command.extend(extra_args)
         run_env = dict(self.env)
         run_env.update(env or {})
+        run_env = dict((key, value) for key, value in run_env.items() if value is not None)
         process = subprocess.run(command, capture_output=True, text=True, env=run_env, cwd=self.workdir,
                                  timeout=300, check=False)
         results = []

@@ -33,7 +33,7 @@ def test_a_local_task_on_the_controllers_python_takes_the_fast_path():
     ({"become": True}, "become is set"),
     ({"async_val": 30}, "async is set"),
     ({"interpreter": None}, "interpreter discovery"),
-    ({"interpreter": "/usr/bin/python3"}, "ansible_python_interpreter is /usr/bin/python3"),
+    ({"interpreter": "/usr/bin/python3"}, "the host's Python is /usr/bin/python3"),
     ({"environment": {"PATH": "/opt/bin", "KUBECONFIG": "/k"}}, "the task environment sets PATH"),
 ])
 def test_each_case_that_would_change_the_outcome_takes_the_module_path(changes, reason):
