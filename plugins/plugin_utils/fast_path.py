@@ -256,11 +256,14 @@ class FastPathAction(ActionBase):
         if self._task.delegate_to:
             # As ActionBase._configure_module: the delegated host's variables choose its interpreter.
             host_vars = (task_vars.get("ansible_delegated_vars") or {}).get(self._task.delegate_to) or task_vars
+        switch = {}
+        if task_vars.get(SWITCH_VARIABLE) is not None:
+            switch[SWITCH_VARIABLE] = self._templar.template(task_vars[SWITCH_VARIABLE])
         try:
-            off = switched_off(task_vars)
+            off = switched_off(switch)
         except TypeError:
             raise AnsibleActionFail("%s (or %s) must be a boolean, not %r" % (
-                SWITCH_VARIABLE, SWITCH_ENVIRONMENT, task_vars.get(SWITCH_VARIABLE, os.environ.get(SWITCH_ENVIRONMENT))))
+                SWITCH_VARIABLE, SWITCH_ENVIRONMENT, switch.get(SWITCH_VARIABLE, os.environ.get(SWITCH_ENVIRONMENT))))
         facts = {
             "switched_off": off,
             "transport": getattr(self._connection, "transport", None),
