@@ -28,6 +28,7 @@ import importlib
 import json
 import os
 import sys
+import warnings
 
 from ansible import constants as C
 from ansible.module_utils.basic import AnsibleModule
@@ -300,7 +301,11 @@ class FastPathAction(ActionBase):
                                     diff=bool(self._task.diff), name=self._task.action, **module_kwargs)
 
         try:
-            module_file.main(module_class=controller_module)
+            # A library's Python warning (urllib3's for an unverified TLS connection, say) goes to a module's
+            # stderr, which Ansible drops when the module answers: here it would reach the terminal.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                module_file.main(module_class=controller_module)
         except ModuleExit as exit_:
             return _as_module_result(exit_.result)
         raise RuntimeError("%s returned without exit_json or fail_json" % self.MODULE)
