@@ -370,6 +370,15 @@ def target_text(value, limit, better="below"):
     return "reached" if reached else "MISSED"
 
 
+def target_pair(wall, cpu, limit):
+    """'wall 0.42x reached, CPU 0.40x reached': medians of per-repeat ratios against a target of at most limit."""
+    parts = []
+    for name, values in (("wall", wall), ("CPU", cpu)):
+        value = median(values)
+        parts.append("%s %s %s" % (name, "%.2fx" % value if value is not None else "-", target_text(value, limit)))
+    return ", ".join(parts)
+
+
 def machine_load():
     one, five, _fifteen = os.getloadavg()
     return "load average %.1f (1 min), %.1f (5 min), %d CPUs" % (one, five, os.cpu_count() or 0)

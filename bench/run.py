@@ -43,7 +43,8 @@ from harness import (BENCH_REQUIREMENTS, COLLECTIONS, ROOT, BenchFailure, commit
                      ensure_collection_link, export_collection, kubernetes_core, log, machine_load, package_version,
                      reexec_in_venv, Playbooks)
 
-ALL_SCENARIOS = ("loop", "list", "fleet", "memory")
+# In the order they run: the fleet, the longest, last.
+ALL_SCENARIOS = ("loop", "list", "memory", "fleet")
 # What docs/benchmarks.md measured before the fast path (N=20, module path): the reference for "no regression".
 DOCS_FIGURES_BEFORE = "loop ~435 ms/item, kubernetes.core.k8s loop ~465 ms/item, N=20"
 
@@ -150,37 +151,40 @@ def main(argv=None):
         skipped["the collection before the fast path"] = "no git history with plugins/plugin_utils/fast_path.py"
 
     double = KubeApiDouble().start()
-    reports, figures, failure = [], {}, None
+    figures, failure, loads = {}, None, []
     context = Context(workdir, double, [COLLECTIONS] + extra_paths)
     log("work folder %s, API double at %s, %s" % (workdir, double.url, machine_load()))
-    loads = []
+    # Each scenario's report is printed as soon as it ends: a failure later keeps what was measured.
+    print("\n".join(header(args, versions, skipped)), flush=True)
+
+    def done(name, report):
+        loads.append("%s: %s" % (name, machine_load()))
+        print("\n" + "\n".join(report + ["(%s, %.0f s into the run)" % (loads[-1], time.monotonic() - started)]),
+              flush=True)
+
     try:
         if "loop" in args.scenarios:
             scenario = kube.loop_scenario(context, args.loop_items, k8s_collections is not None, before)
             scenario.run(args.repeats)
-            reports.append(kube.loop_report(scenario, DOCS_FIGURES_BEFORE))
             figures["loop"] = scenario.results
-            loads.append("loop: " + machine_load())
+            done("loop", kube.loop_report(scenario, DOCS_FIGURES_BEFORE))
         if "list" in args.scenarios:
             scenario = kube.list_scenario(context, args.list_items, k8s_collections is not None)
             scenario.run(args.repeats)
-            reports.append(kube.list_report(scenario))
             figures["list"] = scenario.results
-            loads.append("list: " + machine_load())
+            done("list", kube.list_report(scenario))
+        if "memory" in args.scenarios:
+            memory = kube.memory_scenario(context, args.list_items)
+            figures["memory"] = {"%s %s" % key if isinstance(key, tuple) else key: value
+                                 for key, value in memory.items()}
+            done("memory", kube.memory_report(memory))
         if "fleet" in args.scenarios and fleet_ok:
             scenario = fleet_bench.FleetScenario(context, args.fleet_hosts, args.fleet_sizes,
                                                  os.path.join(workdir, "fleet-bench"))
             scenario.run(args.repeats)
-            reports.append(scenario.report())
             figures["fleet"] = {"runs": [dict(run, key="%s-%d" % run["key"]) for run in scenario.results],
                                 "tasks": {str(size): tasks for size, tasks in scenario.tasks.items()}}
-            loads.append("fleet: " + machine_load())
-        if "memory" in args.scenarios:
-            memory = kube.memory_scenario(context, args.list_items)
-            reports.append(kube.memory_report(memory))
-            figures["memory"] = {"%s %s" % key if isinstance(key, tuple) else key: value
-                                 for key, value in memory.items()}
-            loads.append("memory: " + machine_load())
+            done("fleet", scenario.report())
     except BenchFailure as exc:
         failure = str(exc)
     finally:
@@ -190,12 +194,8 @@ def main(argv=None):
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    lines = header(args, versions, skipped)
-    for report in reports:
-        lines += [""] + report
-    lines += ["", "machine load at the end of each scenario: " + "; ".join(loads) if loads else ""]
-    print("\n".join(lines))
-    print("\n(the benchmark took %.0f s)" % (time.monotonic() - started))
+    print("\n(the benchmark took %.0f s; machine load at the end of each scenario: %s)" % (
+        time.monotonic() - started, "; ".join(loads) or "-"))
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"args": vars(args), "versions": versions, "skipped": skipped, "figures": figures,
