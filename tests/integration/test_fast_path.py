@@ -256,7 +256,7 @@ def test_a_remote_host_takes_the_module_path_and_a_task_delegated_to_the_control
                            env=dict(on_path(True), ANSIBLE_PYTHON_INTERPRETER=None))
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
         assert path_taken(run) == [MODULE_PATH + "skupperlabs.network.listener: the connection is ssh, not local",
-                         FAST + "skupperlabs.network.listener runs in the controller's worker process"]
+                                   FAST + "skupperlabs.network.listener runs in the controller's worker process"]
         with open(os.path.join(fleet.data_home(host), "namespaces", "default", "input", "resources",
                                "Listener-backend.yaml")) as handle:
             assert "routingKey: backend" in handle.read()
