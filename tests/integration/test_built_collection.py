@@ -107,8 +107,7 @@ def listed(installed, plugin_type):
     ("filter", "FILTER", "plugins/filter/*.yml", ".yml"),
     ("role", "ROLE:", "roles/*/meta/argument_specs.yml", None),
 ])
-def test_ansible_doc_renders_every_module_filter_and_role_without_warnings(installed, plugin_type, header, pattern,
-                                                                         suffix):
+def test_ansible_doc_renders_every_module_filter_and_role_without_warnings(installed, plugin_type, header, pattern, suffix):
     if suffix is None:
         names = sorted(path.split(os.sep)[-3] for path in glob.glob(os.path.join(ROOT, pattern)))
     else:

@@ -37,8 +37,8 @@ def build_collection(output_dir, import_check=False, tarball=None, timeout=600):
         command.append("--import-check")
     process = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
     if process.returncode != 0:
-        raise BuildFailed("%s failed (exit %d):\n%s\n%s" % (" ".join(command), process.returncode,
-                                                             process.stdout[-4000:], process.stderr[-8000:]))
+        raise BuildFailed("%s failed (exit %d):\n%s\n%s" % (
+            " ".join(command), process.returncode, process.stdout[-4000:], process.stderr[-8000:]))
     return process.stdout.strip().splitlines()[-1], process.stderr
 
 
