@@ -35,9 +35,9 @@ def test_ansible_builder_creates_the_build_context(tmp_path):
         assert needed in names, needed
     assert not [name for name in names if name.startswith((".build", ".venv", ".quickstart"))]
 
-    # The runtime named: ansible-builder writes a Dockerfile when it finds no podman on the machine.
+    # The file named: ansible-builder writes a Dockerfile when it finds no podman on the machine.
     run(tool("ansible-builder"), "create", "-f", "execution-environment.yml", "-c", "context",
-        "--container-runtime", "podman", cwd=str(tmp_path))
+        "--output-filename", "Containerfile", cwd=str(tmp_path))
     containerfile = (tmp_path / "context" / "Containerfile").read_text()
     assert "COPY _build/collections/ /build/collections/" in containerfile
     assert "ansible-galaxy collection install" in containerfile
