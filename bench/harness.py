@@ -341,7 +341,7 @@ def format_counts(counts, per=None):
     for method in METHOD_ORDER:
         if counts.get(method):
             value = counts[method] / per if per else counts[method]
-            parts.append("%s %s" % (method, ("%.2f" % value).rstrip("0").rstrip(".") if per else "%d" % value))
+            parts.append("%s %s" % (method, "%.3g" % value if per else "%d" % value))
     return ", ".join(parts) or "none"
 
 

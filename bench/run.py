@@ -1,6 +1,6 @@
 """Speed benchmark of skupperlabs.network: whole ansible-playbook runs, side by side, in one command.
 
-Scenarios (all by default; --scenarios picks some):
+Scenarios (all by default, in this order; --scenarios picks some):
 
   loop    a loop of N skupperlabs.network.listener tasks (--loop-items, 30) on Kubernetes (the API test
           double), on the fast path, on the module path (SKUPPERLABS_NETWORK_FAST_PATH=0) and with the
@@ -8,10 +8,10 @@ Scenarios (all by default; --scenarios picks some):
           loop of N kubernetes.core.k8s; create, then an unchanged re-run
   list    the list form, `listeners: [...]` of N items in one task (--list-items, 1000), on both paths,
           against one kubernetes.core.k8s task given the same N definitions
-  fleet   playbooks/rollout.yml over an SSH fleet (--fleet-hosts, 20; --fleet-sizes, 5,500 listeners per
-          host), unchanged re-runs, against a playbook of as many ping tasks per host (needs root)
   memory  peak RSS of the module process (module path) and of the worker process (fast path) for the
           list form of --list-items listeners
+  fleet   playbooks/rollout.yml over an SSH fleet (--fleet-hosts, 20; --fleet-sizes, 5,500 listeners per
+          host), unchanged re-runs, against a playbook of as many ping tasks per host (needs root)
 
 Within a scenario the contenders are interleaved: each repeat (--repeats, 3) runs every one of them,
 in an order rotated from one repeat to the next, and ratios are taken per repeat (runs made side by
@@ -24,7 +24,7 @@ on an unchanged re-run, and 0 otherwise, targets reached or not.
 
 Usage (from the checkout, after ./scripts/test or ./scripts/quickstart made .venv):
 
-  python bench/run.py                          # every scenario: 15 to 25 minutes on a shared 2-core machine
+  python bench/run.py      # every scenario, the fleet last: 40 to 70 minutes on a busy 2-core machine
   python bench/run.py --scenarios loop,list --repeats 5 --loop-items 30 --list-items 1000
 """
 
