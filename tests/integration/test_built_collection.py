@@ -165,7 +165,7 @@ def test_kubernetes_listener_created_then_unchanged_from_the_installed_copy(inst
         "namespace": kube_target.namespace, "kubeconfig": kube_target.kubeconfig}}
     loaded_from = "Loading collection %s from %s" % (COLLECTION, installed.path)
 
-    created = runner.run(task, extra_args=["-vvvv"])
+    created = runner.run(task, extra_args=["-vvvv"], env={"SKUPPERLABS_NETWORK_FAST_PATH": "1"})
     assert created[0]["changed"] is True and not created[0].get("failed"), created
     assert re.findall(r"^Loading collection %s from (.+)$" % re.escape(COLLECTION), created.stdout, re.M) == [
         installed.path], created
