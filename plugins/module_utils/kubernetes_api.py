@@ -128,10 +128,19 @@ class KubernetesBackend(Backend):
         self.server = configuration.host
         # No retries below the module's own (_call): urllib3 would otherwise try a hung request 4 times.
         configuration.retries = False
-        api_client = client.ApiClient(configuration)
-        self._api = client.CustomObjectsApi(api_client)
-        # Core kinds (a Link's Secret) through the typed core API, read as plain dicts like custom objects.
-        self._core = client.CoreV1Api(api_client)
+        self._api_client = client.ApiClient(configuration)
+        self._api = client.CustomObjectsApi(self._api_client)
+        self._core_api = None
+
+    @property
+    def _core(self):
+        """Core kinds (a Link's Secret) through the typed core API, read as plain dicts like custom objects.
+        Built at first use: with kubernetes client 37, CoreV1Api imports its module and some 250 model
+        classes, about 0.5 s of CPU that a task without a core kind need not pay."""
+        if self._core_api is None:
+            from kubernetes import client
+            self._core_api = client.CoreV1Api(self._api_client)
+        return self._core_api
 
     # -- platform rules ------------------------------------------------
     @staticmethod
