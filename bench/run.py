@@ -175,7 +175,7 @@ def main(argv=None):
             done("list", kube.list_report(scenario))
         if "memory" in args.scenarios:
             memory = kube.memory_scenario(context, args.list_items)
-            figures["memory"] = {"%s %s" % key if isinstance(key, tuple) else key: value
+            figures["memory"] = {" ".join(key) if isinstance(key, tuple) else key: value
                                  for key, value in memory.items()}
             done("memory", kube.memory_report(memory))
         if "fleet" in args.scenarios and fleet_ok:

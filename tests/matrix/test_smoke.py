@@ -23,7 +23,7 @@ WEIGHTED = {"name": "mkl-backend", "host": "mkl-backend", "port": 9092,
 
 # What -vvv prints for each path (plugins/plugin_utils/fast_path.py): the test checks the path it asked for ran.
 PATHS = {
-    "fast path": ({}, "skupperlabs.network fast path: %s runs in the controller's worker process"),
+    "fast path": ({"SKUPPERLABS_NETWORK_FAST_PATH": "1"}, "skupperlabs.network fast path: %s runs in the controller's worker process"),
     "module path": ({"SKUPPERLABS_NETWORK_FAST_PATH": "0"}, "skupperlabs.network module path for %s: "),
 }
 
