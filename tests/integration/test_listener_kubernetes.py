@@ -12,9 +12,6 @@ import yaml
 from tests.integration.test_listener import SEED, listener, skupper_calls
 from tests.support.playbook import merged
 
-# The extra suite (./scripts/test --extra, run by .ci/run after the default suite): minutes of waits on
-# status and API faults, kept out of the default run so that it stays under 15 minutes.
-pytestmark = pytest.mark.extra
 
 
 @pytest.fixture

@@ -1,12 +1,7 @@
 """The multikeylistener module through real ansible-playbook runs, on Kubernetes and on a system site."""
 
-import pytest
-
 from tests.support.playbook import merged
 
-# The extra suite (./scripts/test --extra, run by .ci/run after the default suite): kept out of the default
-# run so that it stays near 15 minutes on a 2-CPU machine.
-pytestmark = pytest.mark.extra
 
 MKL = "skupperlabs.network.multikeylistener"
 WEIGHTED = {"name": "mkl-backend", "host": "mkl-backend", "port": 9092,

@@ -15,9 +15,6 @@ from tests.support import system_controller
 from tests.support.kube_api_double import KubeApiDouble
 from tests.support.playbook import merged
 
-# The extra suite (./scripts/test --extra, run by .ci/run after the default suite): kept out of the default
-# run so that it stays near 15 minutes on a 2-CPU machine.
-pytestmark = pytest.mark.extra
 
 LISTENER = "skupperlabs.network.listener"
 CONNECTOR = "skupperlabs.network.connector"

@@ -14,9 +14,6 @@ import pytest
 from tests.support import system_controller
 from tests.support.playbook import merged
 
-# The extra suite (./scripts/test --extra, run by .ci/run after the default suite): minutes of waits on
-# status and API faults, kept out of the default run so that it stays under 15 minutes.
-pytestmark = pytest.mark.extra
 
 SITE = "skupperlabs.network.site"
 LISTENER = "skupperlabs.network.listener"
