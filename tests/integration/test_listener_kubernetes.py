@@ -13,7 +13,6 @@ from tests.integration.test_listener import SEED, listener, skupper_calls
 from tests.support.playbook import merged
 
 
-
 @pytest.fixture
 def double(kube_site):
     if kube_site.double is None:
