@@ -104,6 +104,14 @@ def test_both_paths_give_the_same_results_output_and_state(site, runner):
     def fresh_state():
         site.put("Listener", "odd", {"routingKey": "odd", "host": "odd", "port": 9090, "futureField": "kept"})
 
+    # Each run below takes the path it names (a read-only task at -vvv says which), so the comparison is
+    # of the two paths and not of one path with itself.
+    for fast in (True, False):
+        probe = runner.run(task("listener_info", site), env=on_path(fast), extra_args=["-vvv"])
+        assert path_taken(probe) == [FAST + "skupperlabs.network.listener_info runs in the controller's worker process"
+                                     if fast else MODULE_PATH + "skupperlabs.network.listener_info: "
+                                     "skupperlabs_network_fast_path is off"]
+
     runs = {}
     for fast in (True, False):
         reset(site, fresh_state)
